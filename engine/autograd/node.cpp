@@ -1,0 +1,189 @@
+#include "engine/autograd/node.h"
+
+#include <unordered_map>
+
+#include "engine/autograd/grad_mode.h"
+#include "engine/ops/elementwise.h"
+
+namespace qbert::engine {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+
+class FunctionNode final : public Node {
+public:
+    FunctionNode(const char* name, std::vector<Tensor> saved, std::vector<bool> needs, BackwardFn fn)
+        : name_(name), fn_(std::move(fn)), needs_(std::move(needs)) {
+        saved_.reserve(saved.size());
+        for (const Tensor& t : saved) saved_.emplace_back(t);
+    }
+    std::string name() const override { return name_; }
+    std::vector<Tensor> apply(const Tensor& grad_out) override {
+        BackwardContext ctx;
+        ctx.needs_grad = needs_;
+        ctx.saved.reserve(saved_.size());
+        for (const SavedTensor& s : saved_) ctx.saved.push_back(s.unpack(name_));
+        return fn_(grad_out, ctx);
+    }
+    void release() override {
+        saved_.clear();
+        fn_ = nullptr;
+    }
+
+private:
+    std::string name_;
+    std::vector<SavedTensor> saved_;
+    BackwardFn fn_;
+    std::vector<bool> needs_;
+};
+
+// Sums incoming gradients into a leaf's .grad.
+class AccumulateGrad final : public Node {
+public:
+    explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
+    std::string name() const override {
+        return "AccumulateGrad(" + (leaf_ && !leaf_->name.empty() ? leaf_->name : std::string("leaf")) + ")";
+    }
+    std::vector<Tensor> apply(const Tensor& g) override {
+        ENGINE_ASSERT(g.shape() == leaf_->shape, "gradient ", shape_str(g.shape()), " for leaf ",
+                      shape_str(leaf_->shape));
+        if (!leaf_->grad) {
+            // own a contiguous copy: g may alias a buffer another node still uses
+            leaf_->grad = g.clone().impl_ptr();
+        } else {
+            Tensor acc(leaf_->grad);
+            add_(acc, g);
+        }
+        return {};
+    }
+    // The leaf stays alive while a graph uses it, as in PyTorch; released with the graph.
+    void release() override {}
+
+private:
+    std::shared_ptr<TensorImpl> leaf_;
+};
+
+std::shared_ptr<Node> edge_of(const Tensor& t) {
+    if (!t.defined() || !t.requires_grad()) return nullptr;
+    TensorImpl& impl = t.impl();
+    if (impl.grad_fn) return impl.grad_fn;
+    std::shared_ptr<Node> acc = impl.grad_accumulator.lock();
+    if (!acc) {
+        acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+        impl.grad_accumulator = acc;
+    }
+    return acc;
+}
+}  // namespace
+
+bool GradMode::enabled() { return g_grad_enabled; }
+void GradMode::set_enabled(bool on) { g_grad_enabled = on; }
+
+Tensor SavedTensor::unpack(const std::string& node_name) const {
+    if (t_.defined() && t_.version() != version_) {
+        throw Error(detail::concat(
+            "one of the tensors saved by ", node_name, " (", t_.str(),
+            ") was modified by an in-place operation: it is at version ", t_.version(), "; expected version ",
+            version_, "\nhint: clone() the tensor before writing to it in place, or write after backward()"));
+    }
+    return t_;
+}
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+    if (!GradMode::enabled()) return false;
+    for (const Tensor& t : inputs)
+        if (t.defined() && t.requires_grad()) return true;
+    return false;
+}
+
+Tensor record(Tensor out, const char* name, const std::vector<Tensor>& inputs,
+              const std::vector<Tensor>& saved, BackwardFn fn) {
+    if (!any_requires_grad(inputs)) return out;
+    std::vector<bool> needs(inputs.size());
+    std::vector<std::shared_ptr<Node>> next(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        next[i] = edge_of(inputs[i]);
+        needs[i] = next[i] != nullptr;
+    }
+    auto node = std::make_shared<FunctionNode>(name, saved, std::move(needs), std::move(fn));
+    node->next = std::move(next);
+    // `out` may share its impl with nothing else yet; give it the history
+    out.impl().requires_grad = true;
+    out.impl().grad_fn = std::move(node);
+    return out;
+}
+
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
+    ENGINE_CHECK(root.requires_grad(), "backward: ", root.str(),
+                 " does not require grad and has no grad_fn\nhint: call set_requires_grad(true) on the leaves");
+    Tensor g = grad;
+    if (!g.defined()) {
+        ENGINE_CHECK_SHAPE(root.numel() == 1, "backward: grad can be implicitly created only for scalar outputs, but got ",
+                           root.str());
+        g = Tensor::ones(root.shape(), root.dtype());
+    }
+    ENGINE_CHECK_SHAPE(g.shape() == root.shape(), "backward: grad shape ", shape_str(g.shape()),
+                       " must match the output shape ", shape_str(root.shape()));
+    NoGradGuard no_grad;  // the backward pass itself is not recorded
+    std::shared_ptr<Node> root_node = edge_of(root);
+
+    // Count, for every node, how many edges lead into it (iterative DFS, no recursion depth limit).
+    std::unordered_map<Node*, int> deps;
+    std::vector<std::shared_ptr<Node>> alive{root_node};  // nodes stay alive until the pass ends
+    std::vector<Node*> stack{root_node.get()};
+    deps[root_node.get()] = 0;
+    while (!stack.empty()) {
+        Node* n = stack.back();
+        stack.pop_back();
+        ENGINE_CHECK(!n->released, "backward: trying to backward through ", n->name(),
+                     " a second time: its saved tensors were freed\nhint: pass retain_graph=true to the first backward");
+        for (const auto& e : n->next) {
+            if (!e) continue;
+            auto [it, inserted] = deps.try_emplace(e.get(), 0);
+            ++it->second;
+            if (inserted) {
+                stack.push_back(e.get());
+                alive.push_back(e);
+            }
+        }
+    }
+
+    // Process nodes whose gradient is complete; fixed order, so results are bitwise reproducible.
+    std::unordered_map<Node*, Tensor> pending;
+    pending[root_node.get()] = g;
+    std::vector<Node*> ready{root_node.get()};
+    while (!ready.empty()) {
+        Node* n = ready.back();
+        ready.pop_back();
+        Tensor gin;
+        if (auto it = pending.find(n); it != pending.end()) {
+            gin = std::move(it->second);
+            pending.erase(it);
+        }
+        // A node that no gradient reached still passes "nothing" down, so its children can complete.
+        std::vector<Tensor> grads;
+        if (gin.defined()) grads = n->apply(gin);
+        for (size_t i = 0; i < n->next.size(); ++i) {
+            Node* child = n->next[i].get();
+            if (!child) continue;
+            if (i < grads.size() && grads[i].defined()) {
+                auto it = pending.find(child);
+                if (it == pending.end()) {
+                    pending.emplace(child, grads[i]);
+                } else {
+                    it->second = add(it->second, grads[i]);
+                }
+            }
+            if (--deps[child] == 0) ready.push_back(child);
+        }
+        if (!retain_graph) {
+            n->release();
+            if (dynamic_cast<AccumulateGrad*>(n) == nullptr) {
+                n->released = true;
+                n->next.clear();
+            }
+        }
+    }
+}
+
+}  // namespace qbert::engine

@@ -1,0 +1,30 @@
+// Run-time switches of the engine: which kernels run, how many threads, verbose op tracing.
+//
+// QBERT_KERNELS=ref|fast|check[,op=ref|fast|check...]   e.g. QBERT_KERNELS=fast,layernorm=ref
+//   ref   : plain single-threaded loops (the source of truth; step through them in gdb)
+//   fast  : oneDNN / Eigen / OpenMP kernels (default)
+//   check : run both, compare, throw KernelMismatch at the first difference (op, output, index, values)
+// Op names are the family names used by ops/ (matmul, linear, add, softmax, layernorm, gelu, ...).
+// QBERT_VERBOSE=1 prints one line per kernel call: op, impl, shapes, milliseconds.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace qbert::engine {
+
+enum class KernelMode { Ref, Fast, Check };
+
+KernelMode kernel_mode(std::string_view op);
+// Parses a spec such as "fast,layernorm=ref" (throws engine::Error naming the bad part).
+void set_kernel_mode(std::string_view spec);
+std::string kernel_mode_spec();
+const char* kernel_mode_name(KernelMode m);
+
+void set_num_threads(int n);
+int num_threads();
+
+bool verbose();
+void set_verbose(bool on);
+
+}  // namespace qbert::engine

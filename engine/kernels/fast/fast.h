@@ -1,0 +1,52 @@
+// Fast kernels (float32 only): oneDNN for matmul, Eigen's vectorized math and OpenMP loops for the rest.
+// Each one mirrors the reference kernel of the same name in kernels/ref/ref.h and is held to it by the
+// fast-vs-ref tests and by QBERT_KERNELS=check. Parallel loops use a fixed static partition over
+// (thread index, thread count) and reduce partial results in thread order, so the same inputs and thread
+// count give bitwise-identical outputs.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/ops/elementwise.h"
+
+namespace qbert::engine::fast {
+
+// How b is laid out against a:(rows,cols) in binary_forward_fast.
+enum class BLayout { Full, Row, Scalar };  // b:(rows,cols) | b:(cols) repeated per row | b:() one value
+// out = a op b
+void binary_forward_fast(BinaryOp op, const float* a, const float* b, float* out, int64_t rows, int64_t cols,
+                         BLayout b_layout);
+// out[c] = sum_r x[r,c]     x:(R,C)
+void sum_rows_fast(const float* x, float* out, int64_t R, int64_t C);
+// out[r] = sum_c x[r,c]     x:(R,C)
+void sum_cols_fast(const float* x, float* out, int64_t R, int64_t C);
+
+// oneDNN matmul, same contract as ref::matmul_forward_ref (primitives cached per shape and layout).
+void matmul_forward_fast(const float* a, const float* b, const float* bias, float* c, int64_t batch, int64_t M,
+                         int64_t N, int64_t K, bool ta, bool tb, int64_t b_batch_stride);
+
+void softmax_forward_fast(const float* x, const float* mask, const int64_t* mask_row_off, int64_t mask_col_stride,
+                          float* y, int64_t N, int64_t C);
+void softmax_backward_fast(const float* y, const float* dy, float* dx, int64_t N, int64_t C);
+
+void layernorm_forward_fast(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                            float* rstd, int64_t N, int64_t C, double eps);
+void layernorm_backward_fast(const float* x, const float* gamma, const float* mean, const float* rstd,
+                             const float* dy, float* dx, float* dgamma, float* dbeta, int64_t N, int64_t C);
+
+void gelu_forward_fast(const float* x, float* y, int64_t n);
+void gelu_backward_fast(const float* x, const float* dy, float* dx, int64_t n);
+void tanh_forward_fast(const float* x, float* y, int64_t n);
+void tanh_backward_fast(const float* y, const float* dy, float* dx, int64_t n);
+
+void embedding_forward_fast(const float* w, const int32_t* ids, float* out, int64_t n, int64_t C);
+void embedding_backward_fast(const float* dout, const int32_t* ids, float* dw, int64_t n, int64_t V, int64_t C);
+
+// The [begin, end) share of thread `ith` of `nth` in a range of n items (fixed, in thread order).
+inline void thread_range(int64_t n, int ith, int nth, int64_t& begin, int64_t& end) {
+    const int64_t chunk = (n + nth - 1) / nth;
+    begin = std::min<int64_t>(n, chunk * ith);
+    end = std::min<int64_t>(n, begin + chunk);
+}
+
+}  // namespace qbert::engine::fast

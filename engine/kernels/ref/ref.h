@@ -1,0 +1,83 @@
+// Reference kernels: plain single-threaded loops with obvious indexing, the source of truth for every op.
+// Templated on the scalar type only, so gradchecks can run them in double. Inputs are contiguous unless a
+// strides argument says otherwise; outputs are written (=), never accumulated.
+// Shape letters: N rows, C channels (last dim), M/N/K matmul dims, V vocab.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/ops/elementwise.h"
+
+namespace qbert::engine::ref {
+
+// out[i] = a[.] op b[.] over `shape`; a_strides/b_strides are element strides with 0 on broadcast dims.
+template <class T>
+void binary_forward_ref(BinaryOp op, const T* a, const Shape& a_strides, const T* b, const Shape& b_strides,
+                        T* out, const Shape& shape);
+
+// out = sum of x over the dims flagged in `reduce` (x contiguous with `shape`; out has the kept dims).
+template <class T>
+void sum_forward_ref(const T* x, const Shape& shape, const std::vector<bool>& reduce, T* out);
+
+// c[b] = op(a[b]) @ op(b[b]) (+ bias)   a:(batch,M,K) or (batch,K,M) if ta; b:(K,N) or (N,K) if tb
+// b_batch_stride is 0 when one b is shared by every batch. bias:(N) or null. c:(batch,M,N)
+template <class T>
+void matmul_forward_ref(const T* a, const T* b, const T* bias, T* c, int64_t batch, int64_t M, int64_t N,
+                        int64_t K, bool ta, bool tb, int64_t b_batch_stride);
+
+// y[r,:] = softmax(x[r,:] + mask[r,:])   x,y:(N,C); mask row r starts at mask_row_off[r], steps mask_col_stride
+template <class T>
+void softmax_forward_ref(const T* x, const T* mask, const int64_t* mask_row_off, int64_t mask_col_stride,
+                         T* y, int64_t N, int64_t C);
+// dx[r,c] = y[r,c] * (dy[r,c] - sum_j dy[r,j] y[r,j])
+template <class T>
+void softmax_backward_ref(const T* y, const T* dy, T* dx, int64_t N, int64_t C);
+
+// y[r,:] = x[r,:] - logsumexp(x[r,:])
+template <class T>
+void log_softmax_forward_ref(const T* x, T* y, int64_t N, int64_t C);
+// dx[r,c] = dy[r,c] - exp(y[r,c]) * sum_j dy[r,j]
+template <class T>
+void log_softmax_backward_ref(const T* y, const T* dy, T* dx, int64_t N, int64_t C);
+
+// loss = mean_r [ (1-s) * -logp[r,label_r] + s * mean_c -logp[r,c] ],  p = softmax(logits) saved in probs
+template <class T>
+void cross_entropy_forward_ref(const T* logits, const int32_t* labels, T* loss, T* probs, int64_t N, int64_t C,
+                               double smoothing);
+// dlogits[r,c] = dloss * (p[r,c] - (1-s)*[c==label_r] - s/C) / N
+template <class T>
+void cross_entropy_backward_ref(const T* probs, const int32_t* labels, T dloss, T* dlogits, int64_t N, int64_t C,
+                                double smoothing);
+
+// y[r,:] = (x[r,:] - mean[r]) * rstd[r] * gamma + beta    x,y:(N,C) gamma,beta:(C) mean,rstd:(N)
+template <class T>
+void layernorm_forward_ref(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, int64_t N,
+                           int64_t C, double eps);
+// xhat = (x-mean)*rstd; dbeta = sum_r dy; dgamma = sum_r dy*xhat;
+// dx = rstd * (g - mean_c(g) - xhat * mean_c(g*xhat)),  g = dy*gamma
+template <class T>
+void layernorm_backward_ref(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy, T* dx,
+                            T* dgamma, T* dbeta, int64_t N, int64_t C);
+
+// y = 0.5 x (1 + erf(x / sqrt 2))           (the erf form BERT uses)
+template <class T>
+void gelu_forward_ref(const T* x, T* y, int64_t n);
+// dx = dy * (0.5 (1 + erf(x/sqrt 2)) + x * exp(-x^2/2) / sqrt(2 pi))
+template <class T>
+void gelu_backward_ref(const T* x, const T* dy, T* dx, int64_t n);
+
+// y = tanh x;  dx = dy * (1 - y^2)  (from the saved output)
+template <class T>
+void tanh_forward_ref(const T* x, T* y, int64_t n);
+template <class T>
+void tanh_backward_ref(const T* y, const T* dy, T* dx, int64_t n);
+
+// out[i,:] = w[ids[i],:]    w:(V,C) ids:(n) out:(n,C)
+template <class T>
+void embedding_forward_ref(const T* w, const int32_t* ids, T* out, int64_t n, int64_t C);
+// dw = 0; dw[ids[i],:] += dout[i,:]   (scatter-add: repeated ids accumulate)
+template <class T>
+void embedding_backward_ref(const T* dout, const int32_t* ids, T* dw, int64_t n, int64_t V, int64_t C);
+
+}  // namespace qbert::engine::ref

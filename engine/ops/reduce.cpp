@@ -1,0 +1,117 @@
+#include "engine/ops/reduce.h"
+
+#include <algorithm>
+
+#include "engine/autograd/node.h"
+#include "engine/kernels/fast/fast.h"
+#include "engine/kernels/ref/ref.h"
+#include "engine/ops/common.h"
+#include "engine/ops/dispatch.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/shape.h"
+
+namespace qbert::engine {
+
+using detail::contig;
+
+namespace {
+// Forward of sum without autograd. `reduce` flags the dims to sum; the result keeps them as size 1.
+Tensor sum_keepdim_raw(const Tensor& x_in, const std::vector<bool>& reduce) {
+    Tensor x = contig(x_in);
+    Shape out_shape = x.shape();
+    int64_t first = -1, last = -1, count = 0;
+    for (size_t d = 0; d < reduce.size(); ++d)
+        if (reduce[d]) {
+            out_shape[d] = 1;
+            if (first < 0) first = static_cast<int64_t>(d);
+            last = static_cast<int64_t>(d);
+            ++count;
+        }
+    Tensor out = Tensor::empty(out_shape, x.dtype());
+    const int64_t nd = x.dim();
+    // fast layouts: reduced dims form a leading block (column sums) or a trailing block (row sums)
+    const bool contiguous_block = count > 0 && last - first + 1 == count;
+    const bool leading = contiguous_block && first == 0;
+    const bool trailing = contiguous_block && last == nd - 1;
+    int64_t inner = 1;
+    for (int64_t d = (leading ? count : 0); d < (leading ? nd : first); ++d) inner *= x.shape()[d];
+    const int64_t outer = inner == 0 ? 0 : x.numel() / std::max<int64_t>(inner, 1);
+    run_kernel(
+        "reduce", "sum", {out},
+        [&](std::vector<Tensor>& o) {
+            dispatch_floating(x.dtype(), "sum", [&](auto tag) {
+                using T = decltype(tag);
+                ref::sum_forward_ref<T>(x.data<T>(), x.shape(), reduce, o[0].data<T>());
+            });
+        },
+        [&](std::vector<Tensor>& o) {
+            if (leading) {
+                fast::sum_rows_fast(x.data<float>(), o[0].data<float>(), outer, inner);
+            } else {
+                fast::sum_cols_fast(x.data<float>(), o[0].data<float>(), inner, outer);
+            }
+        },
+        x.dtype() == DType::F32 && (leading || trailing) && x.numel() > 0, Tolerance{1e-4, 1e-4});
+    return out;
+}
+}  // namespace
+
+Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+    detail::check_same_floating("sum", {&x});
+    std::vector<bool> reduce(x.shape().size(), false);
+    for (int64_t d : dims) {
+        const int64_t w = detail::wrap_dim("sum", d, x.shape());
+        ENGINE_CHECK_SHAPE(!reduce[w], "sum: dim ", d, " appears twice in the dims for shape ", shape_str(x.shape()));
+        reduce[w] = true;
+    }
+    Tensor out = sum_keepdim_raw(x, reduce);
+    const Shape keep_shape = out.shape();
+    if (!keepdim) {
+        Shape squeezed;
+        for (size_t d = 0; d < reduce.size(); ++d)
+            if (!reduce[d]) squeezed.push_back(x.shape()[d]);
+        out = make_view(out, squeezed, contiguous_strides(squeezed), 0);
+    }
+    const Shape xs = x.shape();
+    return record(out, "sum", {x}, {}, [xs, keep_shape](const Tensor& g, const BackwardContext&) {
+        return std::vector<Tensor>{expand(reshape(contig(g), keep_shape), xs)};
+    });
+}
+
+Tensor sum(const Tensor& x) {
+    std::vector<int64_t> all(x.shape().size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+    return sum(x, all, false);
+}
+
+Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+    int64_t count = 1;
+    for (int64_t d : dims) count *= x.shape()[detail::wrap_dim("mean", d, x.shape())];
+    return scale(sum(x, dims, keepdim), 1.0 / static_cast<double>(std::max<int64_t>(count, 1)));
+}
+
+Tensor mean(const Tensor& x) { return scale(sum(x), 1.0 / static_cast<double>(std::max<int64_t>(x.numel(), 1))); }
+
+Tensor sum_to(const Tensor& g, const Shape& shape) {
+    if (g.shape() == shape) return g;
+    const size_t lead = g.shape().size() - shape.size();
+    ENGINE_CHECK_SHAPE(g.shape().size() >= shape.size(), "sum_to: cannot reduce ", shape_str(g.shape()), " to ",
+                       shape_str(shape));
+    std::vector<int64_t> dims;
+    for (size_t d = 0; d < g.shape().size(); ++d)
+        if (d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1)) dims.push_back(static_cast<int64_t>(d));
+    Tensor s = sum(g, dims, true);
+    return reshape(s, shape);
+}
+
+Tensor expand(const Tensor& x, const Shape& shape) {
+    broadcast_shapes("expand", x.shape(), shape);
+    Tensor view = make_view(x, shape, detail::broadcast_strides(x.shape(), x.strides(), shape), x.offset());
+    Tensor out = view.clone();
+    const Shape xs = x.shape();
+    return record(out, "expand", {x}, {}, [xs](const Tensor& g, const BackwardContext&) {
+        return std::vector<Tensor>{sum_to(g, xs)};
+    });
+}
+
+}  // namespace qbert::engine

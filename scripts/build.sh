@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Configures (once) and builds the two trees:
+#   build/release     optimized, -march=native: apps, benchmarks, the main test run
+#   build/debug-asan  debug + AddressSanitizer + UBSan, fresh buffers NaN-filled: the sanitized test run
+# Usage: scripts/build.sh [release|debug-asan|all]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which="${1:-all}"
+configure() {  # dir, meson options...
+  local dir="$1"; shift
+  if [ ! -f "$dir/build.ninja" ]; then meson setup "$dir" "$@"; fi
+}
+if [ "$which" = release ] || [ "$which" = all ]; then
+  configure build/release -Dbuildtype=release -Db_ndebug=if-release
+  ninja -C build/release
+fi
+if [ "$which" = debug-asan ] || [ "$which" = all ]; then
+  configure build/debug-asan -Dbuildtype=debug -Db_sanitize=address,undefined
+  ninja -C build/debug-asan
+fi

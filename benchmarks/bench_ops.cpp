@@ -1,0 +1,260 @@
+// bench_ops: per-op speed of the engine at the shapes BERT uses (B*T = 4096 rows, hidden 128..512,
+// intermediate 512..2048, heads 2..8), one machine-readable line per (op, shape, impl):
+//   op=<name> shape=<dims> impl=<ref|fast|dnnl_bare> threads=N ms_median=.. ms_min=.. runs=.. gflops=.. | gbps=..
+// Before timing, each op's fast kernels are checked against the reference kernels on a smaller slice of the
+// same shape (QBERT_KERNELS=check), and "All results match" is printed.
+//
+// linear_fwdbwd is compared with the same three matmuls run by bare oneDNN (forward with bias, backward data,
+// backward weights) on preallocated buffers: overhead_pct is how much slower the engine's linear op
+// (autograd, allocation, bias gradient) is than that floor.
+#include <CLI/CLI.hpp>
+#include <dnnl.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <set>
+#include <sstream>
+
+#include "engine/engine.h"
+#include "engine/tensor/storage.h"
+#include "timing.h"
+
+using namespace qbert::engine;
+using qbert::bench::time_it;
+using qbert::bench::Timing;
+
+namespace {
+struct Opts {
+    int threads = 2;
+    std::string impl = "fast";  // fast | ref | all
+    std::string ops = "all";
+    double budget = 1.0;
+    int64_t rows = 4096;
+    bool no_alloc_cache = false;
+};
+
+std::set<std::string> split_csv(const std::string& s) {
+    std::set<std::string> out;
+    std::stringstream ss(s);
+    for (std::string item; std::getline(ss, item, ',');) out.insert(item);
+    return out;
+}
+
+void emit(const std::string& op, const std::string& shape, const std::string& impl, int threads, const Timing& t,
+          const char* unit, double amount, const std::string& extra = "") {
+    // amount: flops for gflops, bytes for gbps
+    const double rate = amount / (t.median_ms * 1e-3) / 1e9;
+    std::printf("op=%s shape=%s impl=%s threads=%d ms_median=%.4f ms_min=%.4f runs=%d %s=%.2f%s\n", op.c_str(),
+                shape.c_str(), impl.c_str(), threads, t.median_ms, t.min_ms, t.runs, unit, rate, extra.c_str());
+    std::fflush(stdout);
+}
+
+Tensor rand_t(const Shape& s, uint64_t seed, bool grad = false) {
+    Rng rng(seed);
+    Tensor t = Tensor::uniform(s, rng, -1.0, 1.0);
+    if (grad) t.set_requires_grad(true);
+    return t;
+}
+
+// Runs `body` once with every kernel in check mode: throws KernelMismatch on any difference.
+void check_against_ref(const std::function<void()>& body) {
+    const std::string prev = kernel_mode_spec();
+    set_kernel_mode("check");
+    body();
+    set_kernel_mode(prev);
+}
+
+// The floor: the three matmuls of linear forward+backward, bare oneDNN, buffers allocated once.
+double bare_dnnl_linear_ms(int64_t N, int64_t in, int64_t out, double budget, Timing* timing) {
+    using dt = dnnl::memory::data_type;
+    using dims = dnnl::memory::dims;
+    dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    dnnl::stream s(eng);
+    std::vector<float> x(N * in, 0.5f), w(out * in, 0.25f), b(out, 0.1f), y(N * out), dy(N * out, 1.0f),
+        dx(N * in), dw(out * in);
+    auto md = [](dims d, dims st) { return dnnl::memory::desc(d, dt::f32, st); };
+    // fwd: y(N,out) = x(N,in) @ w^T (in,out) + b
+    auto x_md = md({N, in}, {in, 1}), wT_md = md({in, out}, {1, in}), b_md = md({1, out}, {out, 1}),
+         y_md = md({N, out}, {out, 1});
+    dnnl::matmul fwd(dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, wT_md, b_md, y_md), eng));
+    // dgrad: dx(N,in) = dy(N,out) @ w(out,in)
+    auto dy_md = md({N, out}, {out, 1}), w_md = md({out, in}, {in, 1}), dx_md = md({N, in}, {in, 1});
+    dnnl::matmul dgrad(dnnl::matmul::primitive_desc(dnnl::matmul::desc(dy_md, w_md, dx_md), eng));
+    // wgrad: dw(out,in) = dy^T(out,N) @ x(N,in)
+    auto dyT_md = md({out, N}, {1, out}), dw_md = md({out, in}, {in, 1});
+    dnnl::matmul wgrad(dnnl::matmul::primitive_desc(dnnl::matmul::desc(dyT_md, x_md, dw_md), eng));
+    dnnl::memory xm(x_md, eng, x.data()), wTm(wT_md, eng, w.data()), bm(b_md, eng, b.data()), ym(y_md, eng, y.data()),
+        dym(dy_md, eng, dy.data()), wm(w_md, eng, w.data()), dxm(dx_md, eng, dx.data()), dyTm(dyT_md, eng, dy.data()),
+        dwm(dw_md, eng, dw.data());
+    *timing = time_it(
+        [&] {
+            fwd.execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wTm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}});
+            dgrad.execute(s, {{DNNL_ARG_SRC, dym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dxm}});
+            wgrad.execute(s, {{DNNL_ARG_SRC, dyTm}, {DNNL_ARG_WEIGHTS, xm}, {DNNL_ARG_DST, dwm}});
+            s.wait();
+        },
+        budget);
+    return timing->median_ms;
+}
+
+void bench_linear(const Opts& o, const std::vector<std::string>& impls) {
+    const std::vector<std::pair<int64_t, int64_t>> shapes = {{128, 128}, {128, 512}, {512, 128}, {256, 256},
+                                                             {256, 1024}, {1024, 256}, {512, 512}, {512, 2048},
+                                                             {2048, 512}};
+    check_against_ref([&] {
+        for (auto [in, out] : shapes) {
+            Tensor x = rand_t({64, in}, 1, true), w = rand_t({out, in}, 2, true), b = rand_t({out}, 3, true);
+            linear(x, w, b).backward(rand_t({64, out}, 4));
+        }
+    });
+    std::printf("# linear: All results match (fast vs ref, forward and backward, 64-row slices)\n");
+    for (auto [in, out] : shapes) {
+        const int64_t N = o.rows;
+        const std::string shape = std::to_string(N) + "x" + std::to_string(in) + "x" + std::to_string(out);
+        const double flops = 3.0 * 2.0 * static_cast<double>(N) * in * out;
+        Timing bare;
+        bare_dnnl_linear_ms(N, in, out, o.budget, &bare);
+        emit("linear_fwdbwd", shape, "dnnl_bare", o.threads, bare, "gflops", flops);
+        for (const std::string& impl : impls) {
+            set_kernel_mode(impl);
+            Tensor x = rand_t({N, in}, 1, true), w = rand_t({out, in}, 2, true), b = rand_t({out}, 3, true);
+            Tensor dy = rand_t({N, out}, 4);
+            const double budget = impl == "ref" ? 0.0 : o.budget;
+            Timing t = time_it(
+                [&] {
+                    x.zero_grad();
+                    w.zero_grad();
+                    b.zero_grad();
+                    linear(x, w, b).backward(dy);
+                },
+                budget, impl == "ref" ? 1 : 5);
+            char extra[64] = "";
+            if (impl == "fast")
+                std::snprintf(extra, sizeof extra, " overhead_pct=%.1f", 100.0 * (t.median_ms / bare.median_ms - 1.0));
+            emit("linear_fwdbwd", shape, impl, o.threads, t, "gflops", flops, extra);
+        }
+    }
+}
+
+void bench_attention_matmul(const Opts& o, const std::vector<std::string>& impls) {
+    // scores = q @ k^T and ctx = p @ v for B=32, T=128 (B*T = 4096 rows), (hidden, heads) as in the presets
+    const int64_t B = o.rows / 128, T = 128;
+    const std::vector<std::pair<int64_t, int64_t>> cfgs = {{128, 2}, {256, 4}, {512, 8}};
+    check_against_ref([&] {
+        Tensor q = rand_t({2, 2, 16, 32}, 1, true), k = rand_t({2, 2, 16, 32}, 2, true);
+        matmul(q, k, false, true).backward(rand_t({2, 2, 16, 16}, 3));
+    });
+    std::printf("# attention matmul: All results match\n");
+    for (auto [H, NH] : cfgs) {
+        const int64_t HS = H / NH;
+        const std::string shape = std::to_string(B) + "x" + std::to_string(NH) + "x" + std::to_string(T) + "x" +
+                                  std::to_string(HS);
+        const double flops = 3.0 * 2.0 * static_cast<double>(B * NH) * T * T * HS;
+        for (const std::string& impl : impls) {
+            set_kernel_mode(impl);
+            Tensor q = rand_t({B, NH, T, HS}, 1, true), k = rand_t({B, NH, T, HS}, 2, true);
+            Tensor g = rand_t({B, NH, T, T}, 3);
+            Timing t = time_it([&] { q.zero_grad(); k.zero_grad(); matmul(q, k, false, true).backward(g); },
+                               impl == "ref" ? 0.0 : o.budget, impl == "ref" ? 1 : 5);
+            emit("qkT_fwdbwd", shape, impl, o.threads, t, "gflops", flops);
+        }
+    }
+}
+
+// Memory-bound ops: GB/s counts the bytes each forward+backward must read and write at least once.
+void bench_rowwise(const Opts& o, const std::vector<std::string>& impls) {
+    const int64_t N = o.rows;
+    check_against_ref([&] {
+        Tensor x = rand_t({64, 256}, 1, true), g = rand_t({256}, 2, true), b = rand_t({256}, 3, true);
+        layernorm(x, g, b).backward(rand_t({64, 256}, 4));
+        gelu(x).backward(rand_t({64, 256}, 5));
+        Tensor s = rand_t({2, 2, 16, 16}, 6, true), m = rand_t({2, 1, 1, 16}, 7);
+        softmax(s, m).backward(rand_t({2, 2, 16, 16}, 8));
+        Tensor ew = rand_t({100, 64}, 9, true);
+        Rng rng(1);
+        std::vector<int32_t> ids(256);
+        for (auto& id : ids) id = static_cast<int32_t>(rng.below(100));
+        embedding(ew, Tensor::from_vector(ids, {256})).backward(rand_t({256, 64}, 10));
+        add(x, b).backward(rand_t({64, 256}, 11));
+    });
+    std::printf("# layernorm, gelu, softmax, embedding, add: All results match\n");
+    for (const std::string& impl : impls) {
+        set_kernel_mode(impl);
+        const double bud = impl == "ref" ? 0.0 : o.budget;
+        const int minr = impl == "ref" ? 1 : 5;
+        for (int64_t C : {128, 256, 512}) {
+            Tensor x = rand_t({N, C}, 1, true), g = rand_t({C}, 2, true), b = rand_t({C}, 3, true), dy = rand_t({N, C}, 4);
+            Timing t = time_it([&] { x.zero_grad(); g.zero_grad(); b.zero_grad(); layernorm(x, g, b).backward(dy); }, bud, minr);
+            emit("layernorm_fwdbwd", std::to_string(N) + "x" + std::to_string(C), impl, o.threads, t, "gbps",
+                 5.0 * N * C * 4);  // fwd: read x, write y; bwd: read x, dy, write dx
+            Timing ta = time_it([&] { x.zero_grad(); b.zero_grad(); add(x, b).backward(dy); }, bud, minr);
+            emit("add_bias_fwdbwd", std::to_string(N) + "x" + std::to_string(C), impl, o.threads, ta, "gbps",
+                 4.0 * N * C * 4);
+        }
+        for (int64_t I : {512, 1024, 2048}) {
+            Tensor x = rand_t({N, I}, 1, true), dy = rand_t({N, I}, 2);
+            Timing t = time_it([&] { x.zero_grad(); gelu(x).backward(dy); }, bud, minr);
+            emit("gelu_fwdbwd", std::to_string(N) + "x" + std::to_string(I), impl, o.threads, t, "gbps", 5.0 * N * I * 4);
+        }
+        const int64_t B = N / 128, T = 128;
+        for (int64_t NH : {2, 4, 8}) {
+            Tensor s = rand_t({B, NH, T, T}, 1, true), m = rand_t({B, 1, 1, T}, 2), dy = rand_t({B, NH, T, T}, 3);
+            Timing t = time_it([&] { s.zero_grad(); softmax(s, m).backward(dy); }, bud, minr);
+            emit("softmax_mask_fwdbwd", std::to_string(B) + "x" + std::to_string(NH) + "x128x128", impl, o.threads, t,
+                 "gbps", 5.0 * B * NH * T * T * 4);
+        }
+        for (int64_t C : {128, 256, 512}) {
+            const int64_t V = 30522;
+            Tensor w = rand_t({V, C}, 1, true), dy = rand_t({N, C}, 2);
+            Rng rng(3);
+            std::vector<int32_t> ids(static_cast<size_t>(N));
+            for (auto& id : ids) id = static_cast<int32_t>(rng.below(V));
+            Tensor idt = Tensor::from_vector(ids, {N});
+            Timing t = time_it([&] { w.zero_grad(); embedding(w, idt).backward(dy); }, bud, minr);
+            // backward writes the whole dense (V,C) gradient: that dominates
+            emit("embedding_fwdbwd", std::to_string(N) + "x" + std::to_string(V) + "x" + std::to_string(C), impl,
+                 o.threads, t, "gbps", (3.0 * N * C + 1.0 * V * C) * 4);
+        }
+    }
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"bench_ops: per-op speed at BERT shapes"};
+    Opts o;
+    app.add_option("--threads", o.threads, "OpenMP threads")->capture_default_str();
+    app.add_option("--impl", o.impl, "fast | ref | all (ref runs each shape once: slow)")->capture_default_str();
+    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise, or all")->capture_default_str();
+    app.add_option("--budget", o.budget, "seconds of timing per line")->capture_default_str();
+    app.add_option("--rows", o.rows, "B*T rows")->capture_default_str();
+    app.add_flag("--no-alloc-cache", o.no_alloc_cache, "every tensor buffer from the system allocator (to measure the cache)");
+    CLI11_PARSE(app, argc, argv);
+    try {
+        set_num_threads(o.threads);
+        if (o.no_alloc_cache) allocator_set_caching(false);
+        std::vector<std::string> impls;
+        if (o.impl == "all") impls = {"fast", "ref"};
+        else if (o.impl == "fast" || o.impl == "ref") impls = {o.impl};
+        else throw Error("--impl must be fast, ref or all, but got '" + o.impl + "'");
+        const std::time_t now = std::time(nullptr);
+        char date[32];
+        std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+#ifdef NDEBUG
+        const char* build = "release";
+#else
+        const char* build = "debug";
+#endif
+        std::printf("# bench_ops build=%s threads=%d impl=%s rows=%ld alloc_cache=%d date=%s dnnl=%d.%d.%d\n", build,
+                    o.threads, o.impl.c_str(), long(o.rows), int(!o.no_alloc_cache), date, dnnl_version()->major, dnnl_version()->minor,
+                    dnnl_version()->patch);
+        const auto ops = split_csv(o.ops);
+        const bool all = ops.count("all") > 0;
+        if (all || ops.count("linear")) bench_linear(o, impls);
+        if (all || ops.count("attention")) bench_attention_matmul(o, impls);
+        if (all || ops.count("rowwise")) bench_rowwise(o, impls);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

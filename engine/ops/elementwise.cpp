@@ -42,12 +42,16 @@ Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b) {
     detail::check_same_floating(name, {&a, &b});
     const Shape out_shape = broadcast_shapes(name, a.shape(), b.shape());
     Tensor out = Tensor::empty(out_shape, a.dtype());
-    // fast path: a is the full output, b is the same shape or one row broadcast over all rows
-    const int64_t cols = out_shape.empty() ? 1 : out_shape.back();
+    // fast path: a is the full output; b is the same shape, one value, or a block repeated over the leading
+    // dims (b's shape, less leading 1s, equals the trailing dims of out: a bias [C], positions [T,C])
     const bool b_full = b.shape() == out_shape;
-    bool b_row = !b_full && b.numel() == cols && !out_shape.empty();
-    for (size_t i = 0; b_row && i + 1 < b.shape().size(); ++i) b_row = b.shape()[i] == 1;
-    if (b_row && !b.shape().empty()) b_row = b.shape().back() == cols;
+    size_t b_lead = 0;
+    while (b_lead < b.shape().size() && b.shape()[b_lead] == 1) ++b_lead;
+    const size_t b_rank = b.shape().size() - b_lead;
+    bool b_row = !b_full && b_rank > 0 && b_rank <= out_shape.size();
+    for (size_t i = 0; b_row && i < b_rank; ++i)
+        b_row = b.shape()[b_lead + i] == out_shape[out_shape.size() - b_rank + i];
+    const int64_t cols = b_row ? b.numel() : (out_shape.empty() ? 1 : out_shape.back());
     const bool b_scalar = b.numel() == 1;
     const bool fast_ok = a.dtype() == DType::F32 && a.shape() == out_shape && a.is_contiguous() &&
                          b.is_contiguous() && (b_full || b_row || b_scalar);

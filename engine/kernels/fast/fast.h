@@ -12,7 +12,7 @@
 namespace qbert::engine::fast {
 
 // How b is laid out against a:(rows,cols) in binary_forward_fast.
-enum class BLayout { Full, Row, Scalar };  // b:(rows,cols) | b:(cols) repeated per row | b:() one value
+enum class BLayout { Full, Row, Scalar };  // b:(rows,cols) | b:(cols) repeated for every row | b:() one value
 // out = a op b
 void binary_forward_fast(BinaryOp op, const float* a, const float* b, float* out, int64_t rows, int64_t cols,
                          BLayout b_layout);

@@ -19,7 +19,8 @@ TEST_CASE("add/sub/mul/div gradcheck with broadcasting", "[ops][elementwise]") {
 }
 
 TEST_CASE("elementwise fast matches ref", "[ops][elementwise][fast]") {
-    auto [sa, sb] = GENERATE(table<Shape, Shape>({{{64, 33}, {64, 33}}, {{17, 129}, {129}}, {{5, 7}, {}}}));
+    auto [sa, sb] = GENERATE(table<Shape, Shape>({{{64, 33}, {64, 33}}, {{17, 129}, {129}}, {{5, 7}, {}},
+                                                  {{4, 9, 33}, {9, 33}}, {{4, 9, 33}, {1, 1, 33}}}));
     CAPTURE(shape_str(sa), shape_str(sb));
     Tensor a = input(sa, 3, DType::F32), b = input(sb, 4, DType::F32, 0.5, 1.5);
     using Fn = Tensor (*)(const Tensor&, const Tensor&);

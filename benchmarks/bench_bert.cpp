@@ -1,0 +1,97 @@
+// bench_bert: BERT training and inference speed on random token batches, printing the same columns as the
+// PyTorch peer (../shared/peers/torch_bert_bench.py) so the two outputs join line by line:
+//   mode config batch seq seq_per_s
+// train = forward + cross-entropy + backward + AdamW (lr 1e-4); infer = forward under NoGradGuard.
+// Same presets (tiny, mini, small), same warm-up (2 steps) and timed iterations (--iters, default 10).
+// A header line starting with '#' gives the build, threads, kernels and seed.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "engine/engine.h"
+#include "model/bert.h"
+
+using namespace qbert;
+using namespace qbert::engine;
+
+namespace {
+std::vector<std::string> split_csv(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    for (std::string item; std::getline(ss, item, ',');) out.push_back(item);
+    return out;
+}
+
+void run(const std::string& mode, const std::string& cfg_name, int64_t B, int64_t T, int iters, uint64_t seed) {
+    model::BertConfig cfg = model::BertConfig::preset(cfg_name);
+    Rng rng(seed);
+    Rng init = rng.fork("init"), data = rng.fork("data"), drop = rng.fork("dropout");
+    model::BertForSequenceClassification m(cfg, init);
+    AdamWOptions ao;
+    ao.lr = 1e-4;
+    AdamW opt(m.named_parameters(), ao);
+    std::vector<int32_t> ids(static_cast<size_t>(B * T)), y(static_cast<size_t>(B));
+    for (auto& t : ids) t = static_cast<int32_t>(data.below(static_cast<uint64_t>(cfg.vocab_size)));
+    for (auto& l : y) l = static_cast<int32_t>(data.below(2));
+    const Tensor idt = Tensor::from_vector(ids, {B, T});
+    const Tensor am = Tensor::full({B, T}, 1.0, DType::I32);
+    const Tensor labels = Tensor::from_vector(y, {B});
+    m.train(mode != "infer");
+    auto step = [&] {
+        if (mode == "infer") {
+            NoGradGuard ng;
+            Tensor l = m.logits(idt, am, drop);
+            return;
+        }
+        Tensor loss = cross_entropy(m.logits(idt, am, drop), labels);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+    };
+    for (int i = 0; i < 2; ++i) step();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < iters; ++i) step();
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / iters;
+    std::printf("%s %s %ld %ld %.1f\n", mode.c_str(), cfg_name.c_str(), long(B), long(T), static_cast<double>(B) / dt);
+    std::fflush(stdout);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"bench_bert: BERT train/infer throughput, same columns as the PyTorch peer"};
+    int threads = 2, iters = 10;
+    int64_t batch = 32, seq = 128;
+    uint64_t seed = 0;
+    std::string modes = "train,infer", configs = "tiny,mini", kernels = "fast";
+    app.add_option("--threads", threads)->capture_default_str();
+    app.add_option("--modes", modes, "train,infer")->capture_default_str();
+    app.add_option("--configs", configs, "tiny,mini,small")->capture_default_str();
+    app.add_option("--batch", batch)->capture_default_str();
+    app.add_option("--seq", seq)->capture_default_str();
+    app.add_option("--iters", iters)->capture_default_str();
+    app.add_option("--seed", seed)->capture_default_str();
+    app.add_option("--kernels", kernels, "ref | fast")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    try {
+        set_num_threads(threads);
+        set_kernel_mode(kernels);
+#ifdef NDEBUG
+        const char* build = "release";
+#else
+        const char* build = "debug";
+#endif
+        std::printf("# bench_bert build=%s threads=%d kernels=%s seed=%llu\n", build, threads, kernels.c_str(),
+                    static_cast<unsigned long long>(seed));
+        for (const auto& c : split_csv(configs))
+            for (const auto& mo : split_csv(modes)) {
+                if (mo != "train" && mo != "infer") throw Error("unknown mode '" + mo + "'; valid: train, infer");
+                run(mo, c, batch, seq, iters, seed);
+            }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,6 +30,16 @@ inline Tensor ids_tensor(const Shape& shape, int32_t vocab, uint64_t seed) {
     std::vector<int32_t> v(static_cast<size_t>(shape_numel(shape)));
     for (auto& x : v) x = static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab)));
     return Tensor::from_vector(v, shape);
+}
+
+// A file under the shared data folder (<source>/data, linked by setup.sh, or <source>/../shared/data), or ""
+// when neither holds it: tests that need real data skip themselves then, saying so.
+inline std::string shared_data_file(const std::string& rel) {
+    for (const std::string root : {std::string(QBERT_SOURCE_ROOT) + "/data", std::string(QBERT_SOURCE_ROOT) + "/../shared/data"}) {
+        const std::string p = root + "/" + rel;
+        if (std::filesystem::exists(p)) return p;
+    }
+    return "";
 }
 
 class KernelModeGuard {

@@ -10,6 +10,7 @@
 #include "apps/progress.h"
 #include "engine/engine.h"
 #include "model/mlp_demo.h"
+#include "model/train.h"
 
 using namespace qbert;
 
@@ -66,6 +67,138 @@ int run_demo(const Common& c, model::MlpDemoOptions o, const std::string& out) {
     return 0;
 }
 
+int run_train(const std::string& config, const std::vector<std::string>& sets, const std::string& out) {
+    model::TrainConfig cfg = model::TrainConfig::from_toml(config, sets);
+    engine::set_num_threads(cfg.threads);
+    std::printf("seed=%llu threads=%d kernels=%s\n", static_cast<unsigned long long>(cfg.seed), cfg.threads,
+                engine::kernel_mode_spec().c_str());
+    std::printf("config: %s\n", cfg.to_json().c_str());
+    std::unique_ptr<apps::Progress> bar;
+    int64_t epoch = 1;
+    model::TrainHooks hooks;
+    hooks.on_step = [&](int64_t step, int64_t total, double loss, double acc) {
+        if (!bar) bar = std::make_unique<apps::Progress>("epoch " + std::to_string(epoch), total, "step");
+        char info[80];
+        std::snprintf(info, sizeof info, "loss=%.4f acc=%.4f", loss, acc);
+        bar->update(step, info);
+    };
+    hooks.on_epoch = [&](const model::EpochMetrics& m) {
+        std::fprintf(stderr, "\n");
+        std::printf("epoch=%ld train_loss=%.4f train_accuracy=%.4f val_accuracy=%.4f seconds=%.1f seq_per_s=%.1f\n",
+                    long(m.epoch), m.train_loss, m.train_accuracy, m.val_accuracy, m.seconds, m.seq_per_s);
+        std::fflush(stdout);
+        ++epoch;
+    };
+    model::train(cfg, out, hooks);
+    // report on the test split with the best (validation) checkpoint
+    const std::string ckpt = out + "/model.h5";
+    auto m = model::load_bert(ckpt);
+    const model::Tokenizer tok = model::Tokenizer::from_file(cfg.vocab);
+    std::vector<model::Review> test = model::load_imdb(cfg.data_root, "test");
+    if (cfg.test_limit > 0 && cfg.test_limit < static_cast<int64_t>(test.size())) {
+        // test rows are sorted neg/pos alternating: an even prefix stays balanced
+        test.resize(static_cast<size_t>(cfg.test_limit));
+    }
+    const auto enc = model::encode_reviews(test, tok, cfg.max_len, cfg.cache_dir);
+    const auto r = model::evaluate(*m, enc, cfg.eval_batch_size, tok.pad_id());
+    std::printf("checkpoint=%s\ntest_n=%ld\n", ckpt.c_str(), long(r.n));
+    std::printf("test_accuracy=%.4f\n", r.accuracy);
+    return 0;
+}
+
+std::string meta_string(const std::string& meta, const char* key, const std::string& fallback) {
+    auto j = nlohmann::json::parse(meta.empty() ? "{}" : meta, nullptr, false);
+    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
+}
+int64_t meta_int(const std::string& meta, const char* key, int64_t fallback) {
+    auto j = nlohmann::json::parse(meta.empty() ? "{}" : meta, nullptr, false);
+    return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : fallback;
+}
+
+int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, const std::string& data_root,
+             const std::string& vocab_opt, int threads) {
+    engine::set_num_threads(threads);
+    std::string meta;
+    auto m = model::load_bert(ckpt, &meta);
+    const std::string vocab = vocab_opt.empty() ? meta_string(meta, "vocab", "data/vocab/bert-base-uncased-vocab.txt") : vocab_opt;
+    const int64_t max_len = meta_int(meta, "max_len", 256);
+    const model::Tokenizer tok = model::Tokenizer::from_file(vocab);
+    std::vector<model::Review> rows;
+    if (split == "test") {
+        rows = model::load_imdb(data_root, "test");
+    } else if (split == "val") {
+        // the same seeded split train() made (seed from the checkpoint's training config)
+        auto j = nlohmann::json::parse(meta, nullptr, false);
+        uint64_t seed = 0;
+        double val_fraction = 0.05;
+        if (j.is_object() && j.contains("train_config")) {
+            seed = j["train_config"]["train"]["seed"].get<uint64_t>();
+            val_fraction = j["train_config"]["data"]["val_fraction"].get<double>();
+        }
+        std::vector<model::Review> train = model::load_imdb(data_root, "train");
+        const auto all = model::encode_reviews(train, tok, max_len, ".cache/qbert");
+        std::vector<int64_t> tr, val;
+        engine::Rng split_rng = engine::Rng(seed).fork("split");
+        model::split_train_val(all, val_fraction, split_rng, tr, val);
+        auto enc = all.subset(val);
+        if (limit > 0 && limit < enc.size()) {
+            std::vector<int64_t> first(static_cast<size_t>(limit));
+            for (int64_t i = 0; i < limit; ++i) first[i] = i;
+            enc = enc.subset(first);
+        }
+        const auto r = model::evaluate(*m, enc, 128, tok.pad_id());
+        std::printf("accuracy=%.4f n=%ld\n", r.accuracy, long(r.n));
+        return 0;
+    } else {
+        throw engine::Error("--split must be test or val, got '" + split + "'");
+    }
+    if (limit > 0 && limit < static_cast<int64_t>(rows.size())) rows.resize(static_cast<size_t>(limit));
+    const auto enc = model::encode_reviews(rows, tok, max_len, ".cache/qbert");
+    const auto r = model::evaluate(*m, enc, 128, tok.pad_id());
+    std::printf("accuracy=%.4f n=%ld\n", r.accuracy, long(r.n));
+    return 0;
+}
+
+int run_predict(const std::string& ckpt, const std::string& text, const std::string& vocab_opt, int threads) {
+    engine::set_num_threads(threads);
+    std::string meta;
+    auto m = model::load_bert(ckpt, &meta);
+    const std::string vocab = vocab_opt.empty() ? meta_string(meta, "vocab", "data/vocab/bert-base-uncased-vocab.txt") : vocab_opt;
+    const model::Tokenizer tok = model::Tokenizer::from_file(vocab);
+    const int64_t max_len = meta_int(meta, "max_len", 256);
+    std::vector<model::Review> inputs;
+    if (!text.empty()) {
+        inputs.push_back({0, text});
+    } else {
+        for (std::string line; std::getline(std::cin, line);) inputs.push_back({0, line});
+    }
+    const auto enc = model::encode_reviews(inputs, tok, max_len);
+    std::vector<std::array<float, 2>> logits;
+    model::evaluate(*m, enc, 64, tok.pad_id(), &logits);
+    for (const auto& l : logits) std::printf("%s\t%.6f\t%.6f\n", l[1] > l[0] ? "positive" : "negative", l[0], l[1]);
+    return 0;
+}
+
+int run_tokenize(const std::string& vocab, int64_t max_len) {
+    const model::Tokenizer tok = model::Tokenizer::from_file(vocab);
+    for (std::string line; std::getline(std::cin, line);) {
+        const auto ids = tok.encode(line, max_len);
+        for (size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);
+        std::printf("\n");
+    }
+    return 0;
+}
+
+int run_init(const std::string& config, const std::vector<std::string>& sets, const std::string& out) {
+    const model::TrainConfig cfg = model::TrainConfig::from_toml(config, sets);
+    engine::Rng init = engine::Rng(cfg.seed).fork("init");
+    model::BertForSequenceClassification m(cfg.model, init);
+    model::save_bert(out, m, nlohmann::json{{"max_len", cfg.max_len}, {"vocab", cfg.vocab}, {"train_config", nlohmann::json::parse(cfg.to_json())}}.dump());
+    std::printf("seed=%llu\ncheckpoint=%s parameters=%ld\n", static_cast<unsigned long long>(cfg.seed), out.c_str(),
+                long(m.num_parameters()));
+    return 0;
+}
+
 int run_inspect(const std::string& path) {
     const engine::Checkpoint ck = engine::load_checkpoint(path);
     std::printf("file: %s\nconfig: %s\nmeta: %s\n", path.c_str(), ck.config_json.c_str(), ck.meta_json.c_str());
@@ -101,6 +234,43 @@ int main(int argc, char** argv) {
     CLI::App* inspect = app.add_subcommand("inspect", "list a checkpoint's tensors, config and optimizer state");
     inspect->add_option("checkpoint", inspect_path, "checkpoint file (.h5)")->required();
 
+    std::string train_config = "configs/base.toml", train_out = "runs/base";
+    std::vector<std::string> train_sets;
+    CLI::App* train = app.add_subcommand("train", "train BERT on IMDb from scratch; prints test_accuracy=... last");
+    train->add_option("--config", train_config, "TOML config ([model], [data], [train])")->capture_default_str();
+    train->add_option("--set", train_sets, "override a config key: section.key=value (repeatable)");
+    train->add_option("--out", train_out, "output directory: model.h5 (best on validation), metrics.csv")->capture_default_str();
+
+    std::string eval_ckpt, eval_split = "test", data_root = "data", vocab_path;
+    int64_t eval_limit = 0;
+    int eval_threads = 2;
+    CLI::App* eval = app.add_subcommand("eval", "accuracy of a checkpoint; prints accuracy=... n=...");
+    eval->add_option("--checkpoint", eval_ckpt, "checkpoint (.h5)")->required();
+    eval->add_option("--split", eval_split, "test | val")->capture_default_str();
+    eval->add_option("--limit", eval_limit, "first N rows only (0 = all)")->capture_default_str();
+    eval->add_option("--data", data_root, "data root")->capture_default_str();
+    eval->add_option("--vocab", vocab_path, "vocab.txt (default: the one recorded in the checkpoint)");
+    eval->add_option("--threads", eval_threads)->capture_default_str();
+
+    std::string pred_ckpt, pred_text;
+    CLI::App* predict = app.add_subcommand("predict", "classify --text or each stdin line: label<TAB>logit0<TAB>logit1");
+    predict->add_option("--checkpoint", pred_ckpt, "checkpoint (.h5)")->required();
+    predict->add_option("--text", pred_text, "one text (otherwise each line of stdin)");
+    predict->add_option("--vocab", vocab_path, "vocab.txt (default: the one recorded in the checkpoint)");
+    predict->add_option("--threads", eval_threads)->capture_default_str();
+
+    std::string tok_vocab = "data/vocab/bert-base-uncased-vocab.txt";
+    int64_t tok_max_len = 512;
+    CLI::App* tokenize = app.add_subcommand("tokenize", "token ids of each stdin line ([CLS] ... [SEP])");
+    tokenize->add_option("--vocab", tok_vocab, "vocab.txt")->capture_default_str();
+    tokenize->add_option("--max-len", tok_max_len, "truncate to this many ids")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+
+    std::string init_out;
+    CLI::App* init = app.add_subcommand("init", "write a freshly initialized (seeded) BERT checkpoint");
+    init->add_option("--config", train_config, "TOML config")->capture_default_str();
+    init->add_option("--set", train_sets, "override a config key: section.key=value");
+    init->add_option("--out", init_out, "checkpoint to write")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -110,6 +280,11 @@ int main(int argc, char** argv) {
     try {
         if (*demo) return run_demo(common, demo_opt, demo_out);
         if (*inspect) return run_inspect(inspect_path);
+        if (*train) return run_train(train_config, train_sets, train_out);
+        if (*eval) return run_eval(eval_ckpt, eval_split, eval_limit, data_root, vocab_path, eval_threads);
+        if (*predict) return run_predict(pred_ckpt, pred_text, vocab_path, eval_threads);
+        if (*tokenize) return run_tokenize(tok_vocab, tok_max_len);
+        if (*init) return run_init(train_config, train_sets, init_out);
     } catch (const engine::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

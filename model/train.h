@@ -1,0 +1,73 @@
+// Training and evaluation of BertForSequenceClassification on IMDb, driven by a TrainConfig that is read
+// from TOML (the format Mase's configs use) with command-line overrides (--set train.lr=5e-4).
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/bert.h"
+#include "model/imdb.h"
+
+namespace qbert::model {
+
+struct TrainConfig {
+    BertConfig model;  // [model] preset = "tiny" plus any BertConfig field
+    std::string preset = "tiny";
+    // [data]
+    std::string data_root = "data";
+    std::string vocab = "data/vocab/bert-base-uncased-vocab.txt";
+    int64_t max_len = 256;
+    double val_fraction = 0.05;
+    int64_t train_limit = 0;  // 0 = every training review
+    int64_t test_limit = 0;   // 0 = the whole test split
+    std::string cache_dir = ".cache/qbert";
+    // [train]
+    int64_t batch_size = 32;
+    int64_t eval_batch_size = 128;
+    int64_t epochs = 2;
+    double lr = 1e-3;
+    double warmup = 0.1;  // fraction of all steps
+    double weight_decay = 0.01;
+    double grad_clip = 1.0;
+    uint64_t seed = 0;
+    int threads = 2;
+
+    // Reads a TOML file, then applies overrides "section.key=value". Unknown sections or keys, wrong types
+    // and out-of-range values throw naming the file (or --set) and the key, with the valid keys listed.
+    static TrainConfig from_toml(const std::string& path, const std::vector<std::string>& overrides = {});
+    static TrainConfig from_toml_string(const std::string& text, const std::string& source,
+                                        const std::vector<std::string>& overrides = {});
+    std::string to_json() const;
+};
+
+struct EpochMetrics {
+    int64_t epoch;
+    double train_loss, train_accuracy, val_accuracy, seconds, seq_per_s;
+};
+
+struct EvalResult {
+    double accuracy = 0.0;
+    int64_t n = 0;
+};
+
+// Evaluates in length-sorted batches (no dropout, no graph).
+EvalResult evaluate(BertForSequenceClassification& m, const Encoded& data, int64_t batch, int32_t pad_id,
+                    std::vector<std::array<float, 2>>* logits_out = nullptr);
+
+struct TrainHooks {
+    std::function<void(int64_t step, int64_t total, double loss, double acc)> on_step;
+    std::function<void(const EpochMetrics&)> on_epoch;
+};
+
+// Trains, keeping the checkpoint with the best validation accuracy at out_dir/model.h5 and a row per epoch in
+// out_dir/metrics.csv (both written to temp files and renamed). Returns the metrics.
+std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_dir, const TrainHooks& hooks = {});
+
+// Loads a checkpoint written by train() or `qbert init`: the model (config from the file) and the meta JSON.
+std::unique_ptr<BertForSequenceClassification> load_bert(const std::string& path, std::string* meta_json = nullptr);
+void save_bert(const std::string& path, BertForSequenceClassification& m, const std::string& meta_json);
+
+}  // namespace qbert::model

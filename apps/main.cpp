@@ -74,10 +74,9 @@ int run_train(const std::string& config, const std::vector<std::string>& sets, c
                 engine::kernel_mode_spec().c_str());
     std::printf("config: %s\n", cfg.to_json().c_str());
     std::unique_ptr<apps::Progress> bar;
-    int64_t epoch = 1;
     model::TrainHooks hooks;
     hooks.on_step = [&](int64_t step, int64_t total, double loss, double acc) {
-        if (!bar) bar = std::make_unique<apps::Progress>("epoch " + std::to_string(epoch), total, "step");
+        if (!bar) bar = std::make_unique<apps::Progress>("train", total, "step");
         char info[80];
         std::snprintf(info, sizeof info, "loss=%.4f acc=%.4f", loss, acc);
         bar->update(step, info);
@@ -87,7 +86,10 @@ int run_train(const std::string& config, const std::vector<std::string>& sets, c
         std::printf("epoch=%ld train_loss=%.4f train_accuracy=%.4f val_accuracy=%.4f seconds=%.1f seq_per_s=%.1f\n",
                     long(m.epoch), m.train_loss, m.train_accuracy, m.val_accuracy, m.seconds, m.seq_per_s);
         std::fflush(stdout);
-        ++epoch;
+    };
+    hooks.on_info = [](const std::string& line) {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
     };
     model::train(cfg, out, hooks);
     // report on the test split with the best (validation) checkpoint
@@ -146,7 +148,7 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
             for (int64_t i = 0; i < limit; ++i) first[i] = i;
             enc = enc.subset(first);
         }
-        const auto r = model::evaluate(*m, enc, 128, tok.pad_id());
+        const auto r = model::evaluate(*m, enc, 32, tok.pad_id());
         std::printf("accuracy=%.4f n=%ld\n", r.accuracy, long(r.n));
         return 0;
     } else {
@@ -154,7 +156,7 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
     }
     if (limit > 0 && limit < static_cast<int64_t>(rows.size())) rows.resize(static_cast<size_t>(limit));
     const auto enc = model::encode_reviews(rows, tok, max_len, ".cache/qbert");
-    const auto r = model::evaluate(*m, enc, 128, tok.pad_id());
+    const auto r = model::evaluate(*m, enc, 32, tok.pad_id());
     std::printf("accuracy=%.4f n=%ld\n", r.accuracy, long(r.n));
     return 0;
 }

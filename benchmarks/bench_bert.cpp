@@ -3,7 +3,8 @@
 //   mode config batch seq seq_per_s
 // train = forward + cross-entropy + backward + AdamW (lr 1e-4); infer = forward under NoGradGuard.
 // Same presets (tiny, mini, small), same warm-up (2 steps) and timed iterations (--iters, default 10).
-// A header line starting with '#' gives the build, threads, kernels and seed.
+// A header line starting with '#' gives the build, threads, kernels, seed and dropout. The peer's model has no
+// dropout layers, so the default here is dropout 0: the same computation on both sides.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -24,8 +25,11 @@ std::vector<std::string> split_csv(const std::string& s) {
     return out;
 }
 
-void run(const std::string& mode, const std::string& cfg_name, int64_t B, int64_t T, int iters, uint64_t seed) {
+void run(const std::string& mode, const std::string& cfg_name, int64_t B, int64_t T, int iters, uint64_t seed,
+         double dropout) {
     model::BertConfig cfg = model::BertConfig::preset(cfg_name);
+    cfg.hidden_dropout_prob = dropout;
+    cfg.attention_probs_dropout_prob = dropout;
     Rng rng(seed);
     Rng init = rng.fork("init"), data = rng.fork("data"), drop = rng.fork("dropout");
     model::BertForSequenceClassification m(cfg, init);
@@ -65,6 +69,7 @@ int main(int argc, char** argv) {
     int64_t batch = 32, seq = 128;
     uint64_t seed = 0;
     std::string modes = "train,infer", configs = "tiny,mini", kernels = "fast";
+    double dropout = 0.0;
     app.add_option("--threads", threads)->capture_default_str();
     app.add_option("--modes", modes, "train,infer")->capture_default_str();
     app.add_option("--configs", configs, "tiny,mini,small")->capture_default_str();
@@ -73,6 +78,7 @@ int main(int argc, char** argv) {
     app.add_option("--iters", iters)->capture_default_str();
     app.add_option("--seed", seed)->capture_default_str();
     app.add_option("--kernels", kernels, "ref | fast")->capture_default_str();
+    app.add_option("--dropout", dropout, "dropout probability (the peer has none)")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
         set_num_threads(threads);
@@ -82,12 +88,12 @@ int main(int argc, char** argv) {
 #else
         const char* build = "debug";
 #endif
-        std::printf("# bench_bert build=%s threads=%d kernels=%s seed=%llu\n", build, threads, kernels.c_str(),
-                    static_cast<unsigned long long>(seed));
+        std::printf("# bench_bert build=%s threads=%d kernels=%s seed=%llu dropout=%g\n", build, threads,
+                    kernels.c_str(), static_cast<unsigned long long>(seed), dropout);
         for (const auto& c : split_csv(configs))
             for (const auto& mo : split_csv(modes)) {
                 if (mo != "train" && mo != "infer") throw Error("unknown mode '" + mo + "'; valid: train, infer");
-                run(mo, c, batch, seq, iters, seed);
+                run(mo, c, batch, seq, iters, seed, dropout);
             }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -232,8 +232,16 @@ std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_d
     Rng root(cfg.seed);
     Rng split_rng = root.fork("split"), init_rng = root.fork("init"), drop_rng = root.fork("dropout"),
         batch_rng = root.fork("batches"), limit_rng = root.fork("limit");
+    const auto t_load = std::chrono::steady_clock::now();
     std::vector<Review> reviews = load_imdb(cfg.data_root, "train");
+    const auto t_tok = std::chrono::steady_clock::now();
     Encoded all = encode_reviews(reviews, tok, cfg.max_len, cfg.cache_dir);
+    const auto t_done = std::chrono::steady_clock::now();
+    auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+    if (hooks.on_info)
+        hooks.on_info(concat("data: ", reviews.size(), " training reviews read in ", secs(t_load, t_tok),
+                             " s, tokenized (max_len ", cfg.max_len, ", cache ", cfg.cache_dir.empty() ? "off" : cfg.cache_dir,
+                             ") in ", secs(t_tok, t_done), " s, ", all.ids.size(), " tokens"));
     std::vector<int64_t> tr_rows, val_rows;
     split_train_val(all, cfg.val_fraction, split_rng, tr_rows, val_rows);
     if (cfg.train_limit > 0 && cfg.train_limit < static_cast<int64_t>(tr_rows.size())) {
@@ -241,6 +249,8 @@ std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_d
         tr_rows.resize(static_cast<size_t>(cfg.train_limit));
     }
     const Encoded train_set = all.subset(tr_rows), val_set = all.subset(val_rows);
+    if (hooks.on_info)
+        hooks.on_info(concat("split: ", train_set.size(), " train, ", val_set.size(), " validation (seed ", cfg.seed, ")"));
 
     BertForSequenceClassification m(cfg.model, init_rng);
     AdamWOptions ao;

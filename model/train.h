@@ -19,14 +19,14 @@ struct TrainConfig {
     // [data]
     std::string data_root = "data";
     std::string vocab = "data/vocab/bert-base-uncased-vocab.txt";
-    int64_t max_len = 256;
+    int64_t max_len = 512;
     double val_fraction = 0.05;
     int64_t train_limit = 0;  // 0 = every training review
     int64_t test_limit = 0;   // 0 = the whole test split
     std::string cache_dir = ".cache/qbert";
     // [train]
     int64_t batch_size = 32;
-    int64_t eval_batch_size = 128;
+    int64_t eval_batch_size = 32;
     int64_t epochs = 2;
     double lr = 1e-3;
     double warmup = 0.1;  // fraction of all steps
@@ -60,6 +60,7 @@ EvalResult evaluate(BertForSequenceClassification& m, const Encoded& data, int64
 struct TrainHooks {
     std::function<void(int64_t step, int64_t total, double loss, double acc)> on_step;
     std::function<void(const EpochMetrics&)> on_epoch;
+    std::function<void(const std::string&)> on_info;  // one-line facts: data sizes, tokenization time
 };
 
 // Trains, keeping the checkpoint with the best validation accuracy at out_dir/model.h5 and a row per epoch in

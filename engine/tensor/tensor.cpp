@@ -109,6 +109,37 @@ void convert_into(const Tensor& src, Tensor& dst) {  // dst contiguous, same num
     }
 }
 
+// Same-dtype strided copy, row by row: the innermost dim is copied with one memcpy when its stride is 1
+// (permuted attention heads keep HS contiguous), element by element otherwise. Rows are independent, so
+// they go in parallel; each row's offsets are computed from its own index (no shared state).
+void strided_copy_rows(const std::byte* src, const Shape& shape, const Shape& src_strides, int64_t src_off,
+                       std::byte* dst, const Shape& dst_strides, int64_t dst_off, size_t es) {
+    const int64_t nd = static_cast<int64_t>(shape.size());
+    if (nd == 0) {
+        std::memcpy(dst + dst_off * static_cast<int64_t>(es), src + src_off * static_cast<int64_t>(es), es);
+        return;
+    }
+    const int64_t inner = shape[nd - 1];
+    const int64_t rows = inner == 0 ? 0 : shape_numel(shape) / inner;
+    const int64_t s_in = src_strides[nd - 1], d_in = dst_strides[nd - 1];
+    const int64_t e = static_cast<int64_t>(es);
+#pragma omp parallel for schedule(static) if (rows * inner > 65536)
+    for (int64_t r = 0; r < rows; ++r) {
+        int64_t so = src_off, dof = dst_off, rem = r;
+        for (int64_t d = nd - 2; d >= 0; --d) {
+            const int64_t i = rem % shape[d];
+            rem /= shape[d];
+            so += i * src_strides[d];
+            dof += i * dst_strides[d];
+        }
+        if (s_in == 1 && d_in == 1) {
+            std::memcpy(dst + dof * e, src + so * e, static_cast<size_t>(inner) * es);
+        } else {
+            for (int64_t c = 0; c < inner; ++c) std::memcpy(dst + (dof + c * d_in) * e, src + (so + c * s_in) * e, es);
+        }
+    }
+}
+
 void check_inplace_allowed(const Tensor& t, const char* op) {
     ENGINE_CHECK(!(GradMode::enabled() && t.requires_grad() && t.is_leaf()),
                  op, ": a leaf tensor that requires grad (", t.str(),
@@ -215,6 +246,9 @@ Tensor Tensor::to(DType dt) const {
     Tensor out = empty(shape(), dt);
     if (dt == dtype() && is_contiguous()) {
         std::memcpy(out.raw_data(), raw_data(), static_cast<size_t>(numel()) * dtype_size(dt));
+    } else if (dt == dtype()) {
+        strided_copy_rows(impl().storage->data(), shape(), strides(), offset(), out.impl().storage->data(),
+                          out.strides(), 0, dtype_size(dt));
     } else {
         convert_into(*this, out);
     }
@@ -261,14 +295,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
             convert_into(src, *this);
         }
     } else {
-        // strided destination: write element by element from a contiguous copy of src
-        Tensor s = src.to(dtype());
-        const size_t es = dtype_size(dtype());
-        const std::byte* sp = static_cast<const std::byte*>(s.raw_data());
-        std::byte* base = impl().storage->data();
-        for_each_offset(shape(), strides(), offset(), [&](int64_t i, int64_t off) {
-            std::memcpy(base + off * static_cast<int64_t>(es), sp + i * static_cast<int64_t>(es), es);
-        });
+        // strided destination (a slice or view): row-wise copy from src in its own layout
+        Tensor s = src.dtype() == dtype() ? src : src.to(dtype());
+        strided_copy_rows(s.impl().storage->data(), shape(), s.strides(), s.offset(), impl().storage->data(),
+                          strides(), offset(), dtype_size(dtype()));
     }
     bump_version();
     return *this;

@@ -10,6 +10,7 @@
 #include "apps/progress.h"
 #include "engine/engine.h"
 #include "model/mlp_demo.h"
+#include "model/hf_import.h"
 #include "model/train.h"
 
 using namespace qbert;
@@ -201,6 +202,17 @@ int run_init(const std::string& config, const std::vector<std::string>& sets, co
     return 0;
 }
 
+int run_import_hf(const std::string& dir, const std::string& out, uint64_t seed) {
+    model::HfImport r = model::import_hf(dir, seed);
+    for (const auto& n : r.skipped) std::printf("skipped (not in the model): %s\n", n.c_str());
+    for (const auto& n : r.kept_init) std::printf("not in the file, initialized with seed %llu: %s\n",
+                                                  static_cast<unsigned long long>(seed), n.c_str());
+    model::save_bert(out, *r.model, nlohmann::json{{"imported_from", dir}, {"max_len", 512}}.dump());
+    std::printf("loaded=%ld skipped=%ld initialized=%ld\ncheckpoint=%s\n", long(r.loaded.size()), long(r.skipped.size()),
+                long(r.kept_init.size()), out.c_str());
+    return 0;
+}
+
 int run_inspect(const std::string& path) {
     const engine::Checkpoint ck = engine::load_checkpoint(path);
     std::printf("file: %s\nconfig: %s\nmeta: %s\n", path.c_str(), ck.config_json.c_str(), ck.meta_json.c_str());
@@ -273,6 +285,13 @@ int main(int argc, char** argv) {
     init->add_option("--set", train_sets, "override a config key: section.key=value");
     init->add_option("--out", init_out, "checkpoint to write")->required();
 
+    std::string hf_dir, hf_out;
+    uint64_t hf_seed = 0;
+    CLI::App* import_hf = app.add_subcommand("import-hf", "convert DIR/config.json + DIR/model.safetensors to a checkpoint");
+    import_hf->add_option("dir", hf_dir, "a Hugging Face BERT folder")->required();
+    import_hf->add_option("--out", hf_out, "checkpoint to write (.h5)")->required();
+    import_hf->add_option("--seed", hf_seed, "seed for parameters the file lacks (e.g. the classifier)")->capture_default_str();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -287,6 +306,7 @@ int main(int argc, char** argv) {
         if (*predict) return run_predict(pred_ckpt, pred_text, vocab_path, eval_threads);
         if (*tokenize) return run_tokenize(tok_vocab, tok_max_len);
         if (*init) return run_init(train_config, train_sets, init_out);
+        if (*import_hf) return run_import_hf(hf_dir, hf_out, hf_seed);
     } catch (const engine::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

@@ -54,7 +54,6 @@ Tensor softmax(const Tensor& x_in, const Tensor& mask_in) {
     ENGINE_CHECK_SHAPE(x_in.dim() >= 1, "softmax: x needs >= 1 dim, but got ", x_in.str());
     Tensor x = contig(x_in);
     Tensor mask = mask_in.defined() ? contig(mask_in) : Tensor();
-    if (mask.defined()) broadcast_shapes("softmax (mask)", mask.shape(), x.shape());
     if (mask.defined())
         ENGINE_CHECK_SHAPE(broadcast_shapes("softmax (mask)", mask.shape(), x.shape()) == x.shape(),
                            "softmax: the mask must broadcast to x without growing it, but got x=", shape_str(x.shape()),

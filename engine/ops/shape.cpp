@@ -72,11 +72,10 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end) {
     Tensor out = make_view(x, shape, x.strides(), x.offset() + start * x.strides()[d]);
     const Shape xs = x.shape();
     const DType dt = x.dtype();
-    return record(out, "slice", {x}, {}, [xs, dt, d, start, end](const Tensor& g, const BackwardContext&) {
+    return record(out, "slice", {x}, {}, [xs, dt, d, start](const Tensor& g, const BackwardContext&) {
         Tensor gx = Tensor::zeros(xs, dt);
         Tensor region = make_view(gx, g.shape(), gx.strides(), start * gx.strides()[d]);
         region.copy_(g);
-        (void)end;
         return std::vector<Tensor>{gx};
     });
 }

@@ -3,9 +3,10 @@
 // Tensors are handles that share a Storage (views share it too). The version counter is bumped by every
 // in-place write; autograd's SavedTensor compares it to catch "saved tensor modified in place" bugs.
 //
-// Buffers come from a small caching allocator: freed blocks are kept per exact size and reused, so a
-// training step that allocates the same activations every step does not pay mmap + page faults each time
-// (the effect is measured in docs/benchmarks.md). Debug builds fill fresh buffers with NaN.
+// Buffers come from a small caching allocator: freed blocks are kept per size class (exact up to 64 KiB,
+// then eighths of a power of two) and reused, so a training step that allocates similar activations every
+// step does not pay mmap + page faults each time (measured in docs/benchmarks.md). Debug builds fill fresh
+// buffers with NaN.
 #pragma once
 
 #include <cstddef>

@@ -29,6 +29,13 @@ std::shared_ptr<Linear> dense(int64_t in, int64_t out, Rng& rng, const BertConfi
 std::shared_ptr<LayerNorm> layer_norm(const BertConfig& c) {
     return std::make_shared<LayerNorm>(c.hidden_size, c.layer_norm_eps);
 }
+// BertSelfOutput / BertOutput: dense (in -> hidden) then LayerNorm, applied as LN(x + dropout(dense(h)))
+std::shared_ptr<Container> dense_then_layer_norm(const std::string& type, int64_t in, Rng& rng, const BertConfig& c) {
+    auto m = container(type);
+    m->add("dense", dense(in, c.hidden_size, rng, c));
+    m->add("LayerNorm", layer_norm(c));
+    return m;
+}
 
 Module& at(const Module& m, const std::string& dotted) {
     const Module* cur = &m;
@@ -75,18 +82,12 @@ BertForSequenceClassification::BertForSequenceClassification(const BertConfig& c
         self->add("key", dense(c.hidden_size, c.hidden_size, rng, c));
         self->add("value", dense(c.hidden_size, c.hidden_size, rng, c));
         attention->add("self", self);
-        auto self_out = container("BertSelfOutput");
-        self_out->add("dense", dense(c.hidden_size, c.hidden_size, rng, c));
-        self_out->add("LayerNorm", layer_norm(c));
-        attention->add("output", self_out);
+        attention->add("output", dense_then_layer_norm("BertSelfOutput", c.hidden_size, rng, c));
         layer->add("attention", attention);
         auto inter = container("BertIntermediate");
         inter->add("dense", dense(c.hidden_size, c.intermediate_size, rng, c));
         layer->add("intermediate", inter);
-        auto out = container("BertOutput");
-        out->add("dense", dense(c.intermediate_size, c.hidden_size, rng, c));
-        out->add("LayerNorm", layer_norm(c));
-        layer->add("output", out);
+        layer->add("output", dense_then_layer_norm("BertOutput", c.intermediate_size, rng, c));
         layers->append(layer);
     }
     encoder->add("layer", layers);

@@ -30,20 +30,35 @@ void BertConfig::validate() const {
     ENGINE_CHECK(initializer_range > 0, "BertConfig: initializer_range > 0 must hold, but got ", initializer_range);
 }
 
+namespace {
+// Every JSON field of BertConfig, once: to_json, from_json and the "valid fields" list all walk this table.
+struct Field {
+    const char* name;
+    int64_t BertConfig::*i;  // exactly one of i / d is set
+    double BertConfig::*d;
+};
+constexpr Field kFields[] = {
+    {"vocab_size", &BertConfig::vocab_size, nullptr},
+    {"hidden_size", &BertConfig::hidden_size, nullptr},
+    {"num_hidden_layers", &BertConfig::num_hidden_layers, nullptr},
+    {"num_attention_heads", &BertConfig::num_attention_heads, nullptr},
+    {"intermediate_size", &BertConfig::intermediate_size, nullptr},
+    {"max_position_embeddings", &BertConfig::max_position_embeddings, nullptr},
+    {"type_vocab_size", &BertConfig::type_vocab_size, nullptr},
+    {"hidden_dropout_prob", nullptr, &BertConfig::hidden_dropout_prob},
+    {"attention_probs_dropout_prob", nullptr, &BertConfig::attention_probs_dropout_prob},
+    {"layer_norm_eps", nullptr, &BertConfig::layer_norm_eps},
+    {"initializer_range", nullptr, &BertConfig::initializer_range},
+    {"num_labels", &BertConfig::num_labels, nullptr},
+};
+}  // namespace
+
 std::string BertConfig::to_json() const {
     nlohmann::ordered_json j;
-    j["vocab_size"] = vocab_size;
-    j["hidden_size"] = hidden_size;
-    j["num_hidden_layers"] = num_hidden_layers;
-    j["num_attention_heads"] = num_attention_heads;
-    j["intermediate_size"] = intermediate_size;
-    j["max_position_embeddings"] = max_position_embeddings;
-    j["type_vocab_size"] = type_vocab_size;
-    j["hidden_dropout_prob"] = hidden_dropout_prob;
-    j["attention_probs_dropout_prob"] = attention_probs_dropout_prob;
-    j["layer_norm_eps"] = layer_norm_eps;
-    j["initializer_range"] = initializer_range;
-    j["num_labels"] = num_labels;
+    for (const Field& f : kFields) {
+        if (f.i) j[f.name] = this->*f.i;
+        else j[f.name] = this->*f.d;
+    }
     j["hidden_act"] = "gelu";
     j["model_type"] = "bert";
     return j.dump(2);
@@ -57,45 +72,34 @@ BertConfig BertConfig::from_json(const std::string& text, const std::string& sou
         throw Error(concat(source, ": not valid JSON: ", e.what()));
     }
     if (!j.is_object()) throw Error(concat(source, ": expected a JSON object"));
-    BertConfig c;
+    // Hugging Face config.json extras we accept and ignore
     const std::set<std::string> ignored = {"architectures", "model_type", "hidden_act", "pad_token_id",
                                            "position_embedding_type", "use_cache", "classifier_dropout",
                                            "torch_dtype", "transformers_version", "gradient_checkpointing",
                                            "problem_type", "id2label", "label2id"};
-    auto get_int = [&](const std::string& k, int64_t& dst) {
-        if (!j.contains(k)) return;
-        if (!j[k].is_number_integer()) throw Error(concat(source, ": field '", k, "' must be an integer, got ", j[k].dump()));
-        dst = j[k].get<int64_t>();
-    };
-    auto get_num = [&](const std::string& k, double& dst) {
-        if (!j.contains(k)) return;
-        if (!j[k].is_number()) throw Error(concat(source, ": field '", k, "' must be a number, got ", j[k].dump()));
-        dst = j[k].get<double>();
-    };
-    const std::set<std::string> known = {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                                         "intermediate_size", "max_position_embeddings", "type_vocab_size",
-                                         "hidden_dropout_prob", "attention_probs_dropout_prob", "layer_norm_eps",
-                                         "initializer_range", "num_labels"};
+    BertConfig c;
     for (auto it = j.begin(); it != j.end(); ++it) {
-        if (known.count(it.key()) || ignored.count(it.key())) continue;
-        std::string valid;
-        for (const auto& k : known) valid += (valid.empty() ? "" : ", ") + k;
-        throw Error(concat(source, ": unknown field '", it.key(), "'; valid fields: ", valid));
+        const Field* field = nullptr;
+        for (const Field& f : kFields)
+            if (it.key() == f.name) field = &f;
+        if (!field) {
+            if (ignored.count(it.key())) continue;
+            std::string valid;
+            for (const Field& f : kFields) valid += (valid.empty() ? "" : ", ") + std::string(f.name);
+            throw Error(concat(source, ": unknown field '", it.key(), "'; valid fields: ", valid));
+        }
+        const nlohmann::json& v = it.value();
+        if (field->i) {
+            if (!v.is_number_integer())
+                throw Error(concat(source, ": field '", it.key(), "' must be an integer, got ", v.dump()));
+            c.*field->i = v.get<int64_t>();
+        } else {
+            if (!v.is_number()) throw Error(concat(source, ": field '", it.key(), "' must be a number, got ", v.dump()));
+            c.*field->d = v.get<double>();
+        }
     }
     if (j.contains("hidden_act") && j["hidden_act"] != "gelu")
         throw Error(concat(source, ": hidden_act ", j["hidden_act"].dump(), " is not supported (only \"gelu\", the erf form)"));
-    get_int("vocab_size", c.vocab_size);
-    get_int("hidden_size", c.hidden_size);
-    get_int("num_hidden_layers", c.num_hidden_layers);
-    get_int("num_attention_heads", c.num_attention_heads);
-    get_int("intermediate_size", c.intermediate_size);
-    get_int("max_position_embeddings", c.max_position_embeddings);
-    get_int("type_vocab_size", c.type_vocab_size);
-    get_num("hidden_dropout_prob", c.hidden_dropout_prob);
-    get_num("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-    get_num("layer_norm_eps", c.layer_norm_eps);
-    get_num("initializer_range", c.initializer_range);
-    get_int("num_labels", c.num_labels);
     if (j.contains("id2label") && !j.contains("num_labels") && j["id2label"].is_object())
         c.num_labels = static_cast<int64_t>(j["id2label"].size());
     try {

@@ -126,38 +126,31 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
     const std::string vocab = vocab_opt.empty() ? meta_string(meta, "vocab", "data/vocab/bert-base-uncased-vocab.txt") : vocab_opt;
     const int64_t max_len = meta_int(meta, "max_len", 256);
     const model::Tokenizer tok = model::Tokenizer::from_file(vocab);
-    std::vector<model::Review> rows;
+    model::Encoded enc;
     if (split == "test") {
-        rows = model::load_imdb(data_root, "test");
+        std::vector<model::Review> rows = model::load_imdb(data_root, "test");
+        if (limit > 0 && limit < static_cast<int64_t>(rows.size())) rows.resize(static_cast<size_t>(limit));
+        enc = model::encode_reviews(rows, tok, max_len, model::TrainConfig{}.cache_dir);
     } else if (split == "val") {
-        // the same seeded split train() made (seed from the checkpoint's training config)
+        // the split train() made: same code, with the seed and fraction recorded in the checkpoint
+        model::TrainConfig cfg;
         auto j = nlohmann::json::parse(meta, nullptr, false);
-        uint64_t seed = 0;
-        double val_fraction = 0.05;
         if (j.is_object() && j.contains("train_config")) {
-            seed = j["train_config"]["train"]["seed"].get<uint64_t>();
-            val_fraction = j["train_config"]["data"]["val_fraction"].get<double>();
+            cfg.seed = j["train_config"]["train"]["seed"].get<uint64_t>();
+            cfg.val_fraction = j["train_config"]["data"]["val_fraction"].get<double>();
         }
-        std::vector<model::Review> train = model::load_imdb(data_root, "train");
-        const auto all = model::encode_reviews(train, tok, max_len, ".cache/qbert");
-        std::vector<int64_t> tr, val;
-        engine::Rng split_rng = engine::Rng(seed).fork("split");
-        model::split_train_val(all, val_fraction, split_rng, tr, val);
-        auto enc = all.subset(val);
+        cfg.data_root = data_root;
+        cfg.max_len = max_len;
+        enc = model::load_train_val(cfg, tok).val;
         if (limit > 0 && limit < enc.size()) {
             std::vector<int64_t> first(static_cast<size_t>(limit));
             for (int64_t i = 0; i < limit; ++i) first[i] = i;
             enc = enc.subset(first);
         }
-        const auto r = model::evaluate(*m, enc, 32, tok.pad_id());
-        std::printf("accuracy=%.4f n=%ld\n", r.accuracy, long(r.n));
-        return 0;
     } else {
         throw engine::Error("--split must be test or val, got '" + split + "'");
     }
-    if (limit > 0 && limit < static_cast<int64_t>(rows.size())) rows.resize(static_cast<size_t>(limit));
-    const auto enc = model::encode_reviews(rows, tok, max_len, ".cache/qbert");
-    const auto r = model::evaluate(*m, enc, 32, tok.pad_id());
+    const auto r = model::evaluate(*m, enc, model::TrainConfig{}.eval_batch_size, tok.pad_id());
     std::printf("accuracy=%.4f n=%ld\n", r.accuracy, long(r.n));
     return 0;
 }
@@ -196,7 +189,7 @@ int run_init(const std::string& config, const std::vector<std::string>& sets, co
     const model::TrainConfig cfg = model::TrainConfig::from_toml(config, sets);
     engine::Rng init = engine::Rng(cfg.seed).fork("init");
     model::BertForSequenceClassification m(cfg.model, init);
-    model::save_bert(out, m, nlohmann::json{{"max_len", cfg.max_len}, {"vocab", cfg.vocab}, {"train_config", nlohmann::json::parse(cfg.to_json())}}.dump());
+    model::save_bert(out, m, model::checkpoint_meta(cfg));
     std::printf("seed=%llu\ncheckpoint=%s parameters=%ld\n", static_cast<unsigned long long>(cfg.seed), out.c_str(),
                 long(m.num_parameters()));
     return 0;

@@ -221,6 +221,37 @@ std::unique_ptr<BertForSequenceClassification> load_bert(const std::string& path
     return m;
 }
 
+TrainValSets load_train_val(const TrainConfig& cfg, const Tokenizer& tok,
+                            const std::function<void(const std::string&)>& on_info) {
+    // forks by purpose: the split does not depend on anything else drawn from the seed
+    Rng root(cfg.seed);
+    Rng split_rng = root.fork("split"), limit_rng = root.fork("limit");
+    const auto t_load = std::chrono::steady_clock::now();
+    std::vector<Review> reviews = load_imdb(cfg.data_root, "train");
+    const auto t_tok = std::chrono::steady_clock::now();
+    Encoded all = encode_reviews(reviews, tok, cfg.max_len, cfg.cache_dir);
+    const auto t_done = std::chrono::steady_clock::now();
+    auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+    std::vector<int64_t> tr_rows, val_rows;
+    split_train_val(all, cfg.val_fraction, split_rng, tr_rows, val_rows);
+    if (cfg.train_limit > 0 && cfg.train_limit < static_cast<int64_t>(tr_rows.size())) {
+        for (size_t i = tr_rows.size(); i > 1; --i) std::swap(tr_rows[i - 1], tr_rows[limit_rng.below(i)]);
+        tr_rows.resize(static_cast<size_t>(cfg.train_limit));
+    }
+    TrainValSets sets{all.subset(tr_rows), all.subset(val_rows)};
+    if (on_info) {
+        on_info(concat("data: ", reviews.size(), " training reviews read in ", secs(t_load, t_tok),
+                       " s, tokenized (max_len ", cfg.max_len, ", cache ", cfg.cache_dir.empty() ? "off" : cfg.cache_dir,
+                       ") in ", secs(t_tok, t_done), " s, ", all.ids.size(), " tokens"));
+        on_info(concat("split: ", sets.train.size(), " train, ", sets.val.size(), " validation (seed ", cfg.seed, ")"));
+    }
+    return sets;
+}
+
+std::string checkpoint_meta(const TrainConfig& cfg) {
+    return nlohmann::json{{"max_len", cfg.max_len}, {"vocab", cfg.vocab}, {"train_config", nlohmann::json::parse(cfg.to_json())}}.dump();
+}
+
 std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_dir, const TrainHooks& hooks) {
     set_num_threads(cfg.threads);
     std::error_code ec;
@@ -230,27 +261,10 @@ std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_d
     ENGINE_CHECK(tok.vocab_size() <= cfg.model.vocab_size, "vocab '", cfg.vocab, "' has ", tok.vocab_size(),
                  " tokens but model.vocab_size is ", cfg.model.vocab_size);
     Rng root(cfg.seed);
-    Rng split_rng = root.fork("split"), init_rng = root.fork("init"), drop_rng = root.fork("dropout"),
-        batch_rng = root.fork("batches"), limit_rng = root.fork("limit");
-    const auto t_load = std::chrono::steady_clock::now();
-    std::vector<Review> reviews = load_imdb(cfg.data_root, "train");
-    const auto t_tok = std::chrono::steady_clock::now();
-    Encoded all = encode_reviews(reviews, tok, cfg.max_len, cfg.cache_dir);
-    const auto t_done = std::chrono::steady_clock::now();
-    auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-    if (hooks.on_info)
-        hooks.on_info(concat("data: ", reviews.size(), " training reviews read in ", secs(t_load, t_tok),
-                             " s, tokenized (max_len ", cfg.max_len, ", cache ", cfg.cache_dir.empty() ? "off" : cfg.cache_dir,
-                             ") in ", secs(t_tok, t_done), " s, ", all.ids.size(), " tokens"));
-    std::vector<int64_t> tr_rows, val_rows;
-    split_train_val(all, cfg.val_fraction, split_rng, tr_rows, val_rows);
-    if (cfg.train_limit > 0 && cfg.train_limit < static_cast<int64_t>(tr_rows.size())) {
-        for (size_t i = tr_rows.size(); i > 1; --i) std::swap(tr_rows[i - 1], tr_rows[limit_rng.below(i)]);
-        tr_rows.resize(static_cast<size_t>(cfg.train_limit));
-    }
-    const Encoded train_set = all.subset(tr_rows), val_set = all.subset(val_rows);
-    if (hooks.on_info)
-        hooks.on_info(concat("split: ", train_set.size(), " train, ", val_set.size(), " validation (seed ", cfg.seed, ")"));
+    Rng init_rng = root.fork("init"), drop_rng = root.fork("dropout"), batch_rng = root.fork("batches");
+    const TrainValSets sets = load_train_val(cfg, tok, hooks.on_info);
+    const Encoded& train_set = sets.train;
+    const Encoded& val_set = sets.val;
 
     BertForSequenceClassification m(cfg.model, init_rng);
     AdamWOptions ao;
@@ -265,7 +279,7 @@ std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_d
     std::vector<EpochMetrics> history;
     double best_val = -1.0;
     int64_t step = 0;
-    const std::string meta = nlohmann::json{{"max_len", cfg.max_len}, {"vocab", cfg.vocab}, {"train_config", nlohmann::json::parse(cfg.to_json())}}.dump();
+    const std::string meta = checkpoint_meta(cfg);
     for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
         m.train(true);
         const auto t0 = std::chrono::steady_clock::now();

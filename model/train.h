@@ -63,6 +63,17 @@ struct TrainHooks {
     std::function<void(const std::string&)> on_info;  // one-line facts: data sizes, tokenization time
 };
 
+// The data train() uses: the seeded, class-balanced train/validation split of the training reviews
+// (train_limit applied to the training part). `on_info` gets one line on load/tokenize time and sizes.
+struct TrainValSets {
+    Encoded train, val;
+};
+TrainValSets load_train_val(const TrainConfig& cfg, const Tokenizer& tok,
+                            const std::function<void(const std::string&)>& on_info = nullptr);
+
+// The meta JSON a checkpoint carries (max_len, vocab, the whole training config), as train() and init write it.
+std::string checkpoint_meta(const TrainConfig& cfg);
+
 // Trains, keeping the checkpoint with the best validation accuracy at out_dir/model.h5 and a row per epoch in
 // out_dir/metrics.csv (both written to temp files and renamed). Returns the metrics.
 std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_dir, const TrainHooks& hooks = {});

@@ -25,14 +25,23 @@ std::vector<std::string> split_csv(const std::string& s) {
     return out;
 }
 
-void run(const std::string& mode, const std::string& cfg_name, int64_t B, int64_t T, int iters, uint64_t seed,
-         double dropout) {
+struct Options {
+    int iters = 10;
+    int64_t B = 32, T = 128;
+    uint64_t seed = 0;
+    double dropout = 0.0;
+    bool full_last_layer = false;
+};
+
+void run(const std::string& mode, const std::string& cfg_name, const Options& o) {
+    const int64_t B = o.B, T = o.T;
     model::BertConfig cfg = model::BertConfig::preset(cfg_name);
-    cfg.hidden_dropout_prob = dropout;
-    cfg.attention_probs_dropout_prob = dropout;
-    Rng rng(seed);
+    cfg.hidden_dropout_prob = o.dropout;
+    cfg.attention_probs_dropout_prob = o.dropout;
+    Rng rng(o.seed);
     Rng init = rng.fork("init"), data = rng.fork("data"), drop = rng.fork("dropout");
     model::BertForSequenceClassification m(cfg, init);
+    m.set_cls_only_last_layer(!o.full_last_layer);
     AdamWOptions ao;
     ao.lr = 1e-4;
     AdamW opt(m.named_parameters(), ao);
@@ -56,8 +65,8 @@ void run(const std::string& mode, const std::string& cfg_name, int64_t B, int64_
     };
     for (int i = 0; i < 2; ++i) step();
     const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < iters; ++i) step();
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / iters;
+    for (int i = 0; i < o.iters; ++i) step();
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / o.iters;
     std::printf("%s %s %ld %ld %.1f\n", mode.c_str(), cfg_name.c_str(), long(B), long(T), static_cast<double>(B) / dt);
     std::fflush(stdout);
 }
@@ -65,20 +74,21 @@ void run(const std::string& mode, const std::string& cfg_name, int64_t B, int64_
 
 int main(int argc, char** argv) {
     CLI::App app{"bench_bert: BERT train/infer throughput, same columns as the PyTorch peer"};
-    int threads = 2, iters = 10;
-    int64_t batch = 32, seq = 128;
-    uint64_t seed = 0;
+    int threads = 2;
+    Options o;
     std::string modes = "train,infer", configs = "tiny,mini", kernels = "fast";
-    double dropout = 0.0;
     app.add_option("--threads", threads)->capture_default_str();
     app.add_option("--modes", modes, "train,infer")->capture_default_str();
     app.add_option("--configs", configs, "tiny,mini,small")->capture_default_str();
-    app.add_option("--batch", batch)->capture_default_str();
-    app.add_option("--seq", seq)->capture_default_str();
-    app.add_option("--iters", iters)->capture_default_str();
-    app.add_option("--seed", seed)->capture_default_str();
+    app.add_option("--batch", o.B)->capture_default_str();
+    app.add_option("--seq", o.T)->capture_default_str();
+    app.add_option("--iters", o.iters)->capture_default_str();
+    app.add_option("--seed", o.seed)->capture_default_str();
     app.add_option("--kernels", kernels, "ref | fast")->capture_default_str();
-    app.add_option("--dropout", dropout, "dropout probability (the peer has none)")->capture_default_str();
+    app.add_option("--dropout", o.dropout, "dropout probability (the peer has none)")->capture_default_str();
+    app.add_flag("--full-last-layer", o.full_last_layer,
+                 "compute every position of the last layer, as the peer does (default: only [CLS], which is all "
+                 "the classifier reads; same logits and gradients)");
     CLI11_PARSE(app, argc, argv);
     try {
         set_num_threads(threads);
@@ -88,12 +98,13 @@ int main(int argc, char** argv) {
 #else
         const char* build = "debug";
 #endif
-        std::printf("# bench_bert build=%s threads=%d kernels=%s seed=%llu dropout=%g\n", build, threads,
-                    kernels.c_str(), static_cast<unsigned long long>(seed), dropout);
+        std::printf("# bench_bert build=%s threads=%d kernels=%s seed=%llu dropout=%g last_layer=%s\n", build, threads,
+                    kernels.c_str(), static_cast<unsigned long long>(o.seed), o.dropout,
+                    o.full_last_layer ? "full" : "cls_only");
         for (const auto& c : split_csv(configs))
             for (const auto& mo : split_csv(modes)) {
                 if (mo != "train" && mo != "infer") throw Error("unknown mode '" + mo + "'; valid: train, infer");
-                run(mo, c, batch, seq, iters, seed, dropout);
+                run(mo, c, o);
             }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -130,12 +130,16 @@ Tensor BertForSequenceClassification::logits(const Tensor& ids, const Tensor& am
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
         Module& layer = layers.child(std::to_string(i));
         Module& self = at(layer, "attention.self");
-        // scores = (q / sqrt(HS)) k^T: scaling q costs B*T*H, scaling the scores would cost B*NH*T*T
-        Tensor q = split_heads(scale(self.child("query").forward(x), inv_sqrt_hs), NH);
+        // Queries (and everything after attention) at Tq positions: all T, or only [CLS] in the last layer
+        const bool cls_only = cls_only_last_layer_ && i + 1 == c.num_hidden_layers;
         Tensor k = split_heads(self.child("key").forward(x), NH);
         Tensor v = split_heads(self.child("value").forward(x), NH);
-        Tensor probs = dropout(softmax(matmul(q, k, false, true), maskadd), p_attn, rng, train);  // [B,NH,T,T]
-        Tensor ctx = reshape(permute(matmul(probs, v), {0, 2, 1, 3}), {B, T, H});
+        if (cls_only) x = slice(x, 1, 0, 1);  // [B,1,H]
+        const int64_t Tq = x.size(1);
+        // scores = (q / sqrt(HS)) k^T: scaling q costs B*Tq*H, scaling the scores would cost B*NH*Tq*T
+        Tensor q = split_heads(scale(self.child("query").forward(x), inv_sqrt_hs), NH);
+        Tensor probs = dropout(softmax(matmul(q, k, false, true), maskadd), p_attn, rng, train);  // [B,NH,Tq,T]
+        Tensor ctx = reshape(permute(matmul(probs, v), {0, 2, 1, 3}), {B, Tq, H});
         Module& so = at(layer, "attention.output");
         x = so.child("LayerNorm").forward(add(x, dropout(so.child("dense").forward(ctx), p_hidden, rng, train)));
         Tensor h = gelu(at(layer, "intermediate.dense").forward(x));

@@ -48,8 +48,17 @@ public:
     Tensor logits(const Tensor& input_ids, const Tensor& attention_mask, engine::Rng& rng);
     const BertConfig& config() const { return config_; }
 
+    // The classifier reads only the [CLS] position of the last layer, so by default that layer computes its
+    // query, attention, output dense and feed-forward for position 0 only (keys and values still see every
+    // token). The logits and every gradient are the same as computing all positions (tested); the work saved
+    // is most of one layer. Turn it off when something must see the last layer's full activations: e.g.
+    // range calibration or activation pruning, whose thresholds are taken over the whole input tensor.
+    void set_cls_only_last_layer(bool on) { cls_only_last_layer_ = on; }
+    bool cls_only_last_layer() const { return cls_only_last_layer_; }
+
 private:
     BertConfig config_;
+    bool cls_only_last_layer_ = true;
 };
 
 }  // namespace qbert::model

@@ -119,3 +119,41 @@ TEST_CASE("BertConfig JSON round trip and errors name the field", "[model][bert]
     REQUIRE_THROWS_WITH(BertConfig::from_json("{not json", "cfg.json"), Contains("cfg.json") && Contains("JSON"));
     REQUIRE_THROWS_WITH(BertConfig::preset("huge"), Contains("huge") && Contains("tiny"));
 }
+
+TEST_CASE("BERT: computing only [CLS] in the last layer gives the same logits and gradients", "[model][bert]") {
+    BertConfig c = BertConfig::preset("tiny");
+    c.vocab_size = 120;
+    c.num_hidden_layers = 3;
+    c.hidden_dropout_prob = c.attention_probs_dropout_prob = 0.0;  // dropout draws would differ in count
+    Rng rng(7);
+    BertForSequenceClassification m(c, rng);
+    Rng data(8);
+    std::vector<int32_t> ids(4 * 9), mask(4 * 9, 1);
+    for (auto& t : ids) t = static_cast<int32_t>(data.below(120));
+    mask[9 + 7] = mask[9 + 8] = mask[3 * 9 + 8] = 0;  // some padding
+    const Tensor tid = Tensor::from_vector(ids, {4, 9}), tam = Tensor::from_vector(mask, {4, 9});
+    const Tensor y = Tensor::from_vector(std::vector<int32_t>{0, 1, 1, 0}, {4});
+    auto run = [&](bool cls_only) {
+        m.set_cls_only_last_layer(cls_only);
+        for (auto& [name, p] : m.named_parameters()) p.zero_grad();
+        Rng drop(9);
+        Tensor logits = m.logits(tid, tam, drop);
+        cross_entropy(logits, y).backward();
+        std::vector<std::vector<double>> out{logits.to_vector_f64()};
+        for (auto& [name, p] : m.named_parameters()) out.push_back(p.grad().to_vector_f64());
+        return out;
+    };
+    const auto full = run(false), cls = run(true);
+    REQUIRE(m.cls_only_last_layer());
+    REQUIRE(full.size() == cls.size());
+    double max_diff = 0, max_abs = 0;
+    for (size_t i = 0; i < full.size(); ++i) {
+        REQUIRE(full[i].size() == cls[i].size());
+        for (size_t j = 0; j < full[i].size(); ++j) {
+            max_diff = std::max(max_diff, std::abs(full[i][j] - cls[i][j]));
+            max_abs = std::max(max_abs, std::abs(full[i][j]));
+        }
+    }
+    REQUIRE(max_abs > 1e-3);  // the gradients are not all zero
+    REQUIRE(max_diff < 1e-6);
+}

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     CLI::App app{"bench_bert: BERT train/infer throughput, same columns as the PyTorch peer"};
     int threads = 2;
     Options o;
-    std::string modes = "train,infer", configs = "tiny,mini", kernels = "fast";
+    std::string modes = "train,infer", configs = "tiny,mini", kernels = "fast", matmul = "f32";
     app.add_option("--threads", threads)->capture_default_str();
     app.add_option("--modes", modes, "train,infer")->capture_default_str();
     app.add_option("--configs", configs, "tiny,mini,small")->capture_default_str();
@@ -86,6 +86,8 @@ int main(int argc, char** argv) {
     app.add_option("--seed", o.seed)->capture_default_str();
     app.add_option("--kernels", kernels, "ref | fast")->capture_default_str();
     app.add_option("--dropout", o.dropout, "dropout probability (the peer has none)")->capture_default_str();
+    app.add_option("--matmul", matmul, "f32 | bf16: precision of matmul operands (fp32 sums either way)")
+        ->capture_default_str();
     app.add_flag("--full-last-layer", o.full_last_layer,
                  "compute every position of the last layer, as the peer does (default: only [CLS], which is all "
                  "the classifier reads; same logits and gradients)");
@@ -93,14 +95,15 @@ int main(int argc, char** argv) {
     try {
         set_num_threads(threads);
         set_kernel_mode(kernels);
+        set_matmul_precision(matmul);
 #ifdef NDEBUG
         const char* build = "release";
 #else
         const char* build = "debug";
 #endif
-        std::printf("# bench_bert build=%s threads=%d kernels=%s seed=%llu dropout=%g last_layer=%s\n", build, threads,
-                    kernels.c_str(), static_cast<unsigned long long>(o.seed), o.dropout,
-                    o.full_last_layer ? "full" : "cls_only");
+        std::printf("# bench_bert build=%s threads=%d kernels=%s seed=%llu dropout=%g last_layer=%s matmul=%s\n", build,
+                    threads, kernels.c_str(), static_cast<unsigned long long>(o.seed), o.dropout,
+                    o.full_last_layer ? "full" : "cls_only", matmul.c_str());
         for (const auto& c : split_csv(configs))
             for (const auto& mo : split_csv(modes)) {
                 if (mo != "train" && mo != "infer") throw Error("unknown mode '" + mo + "'; valid: train, infer");

@@ -217,6 +217,31 @@ void bench_rowwise(const Opts& o, const std::vector<std::string>& impls) {
         }
     }
 }
+// Fixed-point fake quantization (QAT's extra work per Linear): forward, plus the clipped STE backward (the
+// identity STE's backward is free: dy passes through). GB/s: fwd reads x, writes y; clipped bwd reads x, dy,
+// writes dx.
+void bench_quant(const Opts& o, const std::vector<std::string>& impls) {
+    const int64_t N = o.rows;
+    check_against_ref([&] {
+        Tensor x = rand_t({64, 256}, 1, true);
+        fake_quant(x, FixedPoint{8, 4}, Ste::Clipped).backward(rand_t({64, 256}, 2));
+        fake_quant(x, FixedPoint{6, 2, true, true}).backward(rand_t({64, 256}, 3));
+    });
+    std::printf("# fake_quant: All results match\n");
+    for (const std::string& impl : impls) {
+        set_kernel_mode(impl);
+        const double bud = impl == "ref" ? 0.0 : o.budget;
+        const int minr = impl == "ref" ? 1 : 5;
+        for (int64_t C : {128, 512, 2048}) {
+            const std::string shape = std::to_string(N) + "x" + std::to_string(C);
+            Tensor x = rand_t({N, C}, 1, true), dy = rand_t({N, C}, 2);
+            Timing f = time_it([&] { NoGradGuard ng; Tensor y = fake_quant(x, FixedPoint{8, 4}); }, bud, minr);
+            emit("fake_quant_fwd", shape, impl, o.threads, f, "gbps", 2.0 * N * C * 4);
+            Timing t = time_it([&] { x.zero_grad(); fake_quant(x, FixedPoint{8, 4}, Ste::Clipped).backward(dy); }, bud, minr);
+            emit("fake_quant_clipped_fwdbwd", shape, impl, o.threads, t, "gbps", 5.0 * N * C * 4);
+        }
+    }
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -224,7 +249,7 @@ int main(int argc, char** argv) {
     Opts o;
     app.add_option("--threads", o.threads, "OpenMP threads")->capture_default_str();
     app.add_option("--impl", o.impl, "fast | ref | all (ref runs each shape once: slow)")->capture_default_str();
-    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise, or all")->capture_default_str();
+    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant, or all")->capture_default_str();
     app.add_option("--budget", o.budget, "seconds of timing per line")->capture_default_str();
     app.add_option("--rows", o.rows, "B*T rows")->capture_default_str();
     app.add_flag("--no-alloc-cache", o.no_alloc_cache, "every tensor buffer from the system allocator (to measure the cache)");
@@ -252,6 +277,7 @@ int main(int argc, char** argv) {
         if (all || ops.count("linear")) bench_linear(o, impls);
         if (all || ops.count("attention")) bench_attention_matmul(o, impls);
         if (all || ops.count("rowwise")) bench_rowwise(o, impls);
+        if (all || ops.count("quant")) bench_quant(o, impls);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

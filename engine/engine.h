@@ -9,6 +9,7 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/nn.h"
+#include "engine/ops/quant.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/shape.h"
 #include "engine/optim/optim.h"

@@ -106,6 +106,7 @@ TrainConfig TrainConfig::from_toml_string(const std::string& text, const std::st
         {"grad_clip", [&](auto& n, auto& k) { c.grad_clip = r.get<double>(n, k); }},
         {"seed", [&](auto& n, auto& k) { c.seed = static_cast<uint64_t>(r.get<int64_t>(n, k)); }},
         {"threads", [&](auto& n, auto& k) { c.threads = static_cast<int>(r.get<int64_t>(n, k)); }},
+        {"matmul_precision", [&](auto& n, auto& k) { c.matmul_precision = r.get<std::string>(n, k); }},
     };
     for (auto&& [sk, sv] : tbl) {
         const std::string sec = std::string(sk.str());
@@ -158,6 +159,8 @@ TrainConfig TrainConfig::from_toml_string(const std::string& text, const std::st
     check(c.weight_decay >= 0, "train.weight_decay >= 0", c.weight_decay);
     check(c.grad_clip > 0, "train.grad_clip > 0", c.grad_clip);
     check(c.threads >= 1, "train.threads >= 1", c.threads);
+    check(c.matmul_precision == "f32" || c.matmul_precision == "bf16", "train.matmul_precision in {f32, bf16}",
+          "'" + c.matmul_precision + "'");
     return c;
 }
 
@@ -167,8 +170,9 @@ std::string TrainConfig::to_json() const {
     j["preset"] = preset;
     j["data"] = {{"root", data_root}, {"vocab", vocab}, {"max_len", max_len}, {"val_fraction", val_fraction},
                  {"train_limit", train_limit}, {"test_limit", test_limit}};
-    j["train"] = {{"batch_size", batch_size}, {"epochs", epochs}, {"lr", lr}, {"warmup", warmup},
-                  {"weight_decay", weight_decay}, {"grad_clip", grad_clip}, {"seed", seed}, {"threads", threads}};
+    j["train"] = {{"batch_size", batch_size}, {"eval_batch_size", eval_batch_size}, {"epochs", epochs}, {"lr", lr}, {"warmup", warmup},
+                  {"weight_decay", weight_decay}, {"grad_clip", grad_clip}, {"seed", seed}, {"threads", threads},
+                  {"matmul_precision", matmul_precision}};
     return j.dump();
 }
 
@@ -254,6 +258,7 @@ std::string checkpoint_meta(const TrainConfig& cfg) {
 
 std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_dir, const TrainHooks& hooks) {
     set_num_threads(cfg.threads);
+    set_matmul_precision(cfg.matmul_precision);
     std::error_code ec;
     fs::create_directories(out_dir, ec);
     if (ec) throw Error(concat("output directory '", out_dir, "': ", ec.message()));

@@ -34,6 +34,7 @@ struct TrainConfig {
     double grad_clip = 1.0;
     uint64_t seed = 0;
     int threads = 2;
+    std::string matmul_precision = "f32";  // "f32" | "bf16" (engine/core/config.h: QBERT_MATMUL)
 
     // Reads a TOML file, then applies overrides "section.key=value". Unknown sections or keys, wrong types
     // and out-of-range values throw naming the file (or --set) and the key, with the valid keys listed.

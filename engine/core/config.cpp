@@ -61,7 +61,24 @@ bool& verbose_flag() {
     }();
     return v;
 }
+MatmulPrecision parse_precision(std::string_view s) {
+    if (s == "f32") return MatmulPrecision::F32;
+    if (s == "bf16") return MatmulPrecision::BF16;
+    throw Error(detail::concat("matmul precision '", s, "' is not one of f32|bf16 (QBERT_MATMUL or matmul_precision)"));
+}
+
+MatmulPrecision& precision_setting() {
+    static MatmulPrecision p = [] {
+        const char* env = std::getenv("QBERT_MATMUL");
+        return env ? parse_precision(env) : MatmulPrecision::F32;
+    }();
+    return p;
+}
 }  // namespace
+
+MatmulPrecision matmul_precision() { return precision_setting(); }
+void set_matmul_precision(std::string_view name) { precision_setting() = parse_precision(name); }
+const char* matmul_precision_name(MatmulPrecision p) { return p == MatmulPrecision::BF16 ? "bf16" : "f32"; }
 
 KernelMode kernel_mode(std::string_view op) {
     const KernelConfig& c = config();

@@ -6,6 +6,11 @@
 //   check : run both, compare, throw KernelMismatch at the first difference (op, output, index, values)
 // Op names are the family names used by ops/ (matmul, linear, add, softmax, layernorm, gelu, ...).
 // QBERT_VERBOSE=1 prints one line per kernel call: op, impl, shapes, milliseconds.
+// QBERT_MATMUL=f32|bf16   precision of the operands of every float32 matmul (forward and backward):
+//   f32  : as given (default)
+//   bf16 : both operands rounded to bfloat16 (round to nearest even), products summed in fp32, fp32 result;
+//          what PyTorch's CPU autocast does to matmuls. Parameters, gradients and every other op stay fp32.
+//          Twice the matmul throughput on CPUs with AVX512-BF16; the reference kernel rounds the same way.
 #pragma once
 
 #include <string>
@@ -26,5 +31,10 @@ int num_threads();
 
 bool verbose();
 void set_verbose(bool on);
+
+enum class MatmulPrecision { F32, BF16 };
+MatmulPrecision matmul_precision();
+void set_matmul_precision(std::string_view name);  // "f32" | "bf16" (throws engine::Error otherwise)
+const char* matmul_precision_name(MatmulPrecision p);
 
 }  // namespace qbert::engine

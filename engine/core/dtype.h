@@ -14,6 +14,22 @@ size_t dtype_size(DType t);
 const char* dtype_name(DType t);
 inline bool is_floating(DType t) { return t == DType::F32 || t == DType::F64; }
 
+// bfloat16: the upper 16 bits of a float32. Rounding to nearest, ties to even; NaN stays NaN.
+// (Used for the operands of bf16 matmuls; not a Tensor dtype.)
+inline uint16_t float_to_bf16(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // quiet NaN
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+inline float bf16_to_float(uint16_t h) {
+    const uint32_t u = static_cast<uint32_t>(h) << 16;
+    float f;
+    __builtin_memcpy(&f, &u, 4);
+    return f;
+}
+
 template <class T>
 constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::F32; }

@@ -1,6 +1,7 @@
 #include "engine/ops/matmul.h"
 
 #include "engine/autograd/node.h"
+#include "engine/core/config.h"
 #include "engine/kernels/fast/fast.h"
 #include "engine/kernels/ref/ref.h"
 #include "engine/ops/common.h"
@@ -43,6 +44,14 @@ MatmulDims matmul_dims(const char* op, const Tensor& a, const Tensor& b, bool ta
     return d;
 }
 
+// A float32 tensor's values rounded to bfloat16 and back (contiguous input).
+std::vector<float> round_to_bf16(const Tensor& t) {
+    const float* p = t.data<float>();
+    std::vector<float> out(static_cast<size_t>(t.numel()));
+    for (size_t i = 0; i < out.size(); ++i) out[i] = bf16_to_float(float_to_bf16(p[i]));
+    return out;
+}
+
 // c = op(a) @ op(b) (+ bias) without autograd; a, b contiguous.
 Tensor matmul_raw(const char* family, const Tensor& a, const Tensor& b, const Tensor& bias, bool ta, bool tb) {
     const MatmulDims d = matmul_dims(family, a, b, ta, tb);
@@ -50,9 +59,16 @@ Tensor matmul_raw(const char* family, const Tensor& a, const Tensor& b, const Te
     const int64_t b_stride = d.shared_b ? 0 : d.K * d.N;
     // fp32 sums of K products, reordered by the blocked kernel: tolerance grows with K
     const Tolerance tol{1e-5 * static_cast<double>(d.K), 1e-4};
+    const bool bf16 = a.dtype() == DType::F32 && matmul_precision() == MatmulPrecision::BF16;
     run_kernel(
-        family, "matmul_forward", {c},
+        family, bf16 ? "matmul_forward_bf16" : "matmul_forward", {c},
         [&](std::vector<Tensor>& o) {
+            if (bf16) {  // the same rounding as the fast kernel, then the plain fp32 loop
+                const std::vector<float> ar = round_to_bf16(a), br = round_to_bf16(b);
+                ref::matmul_forward_ref<float>(ar.data(), br.data(), bias.defined() ? bias.data<float>() : nullptr,
+                                               o[0].data<float>(), d.batch, d.M, d.N, d.K, ta, tb, b_stride);
+                return;
+            }
             dispatch_floating(a.dtype(), family, [&](auto tag) {
                 using T = decltype(tag);
                 ref::matmul_forward_ref<T>(a.data<T>(), b.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
@@ -61,7 +77,7 @@ Tensor matmul_raw(const char* family, const Tensor& a, const Tensor& b, const Te
         },
         [&](std::vector<Tensor>& o) {
             fast::matmul_forward_fast(a.data<float>(), b.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
-                                      o[0].data<float>(), d.batch, d.M, d.N, d.K, ta, tb, b_stride);
+                                      o[0].data<float>(), d.batch, d.M, d.N, d.K, ta, tb, b_stride, bf16);
         },
         a.dtype() == DType::F32 && c.numel() > 0 && d.K > 0, tol);
     return c;

@@ -51,6 +51,17 @@ private:
     std::string prev_;
 };
 
+class MatmulPrecisionGuard {
+public:
+    explicit MatmulPrecisionGuard(const std::string& p) : prev_(matmul_precision_name(matmul_precision())) {
+        set_matmul_precision(p);
+    }
+    ~MatmulPrecisionGuard() { set_matmul_precision(prev_); }
+
+private:
+    std::string prev_;
+};
+
 // Named per-op limits for fast vs ref (fp32, different summation orders).
 struct FastRefTol {
     double atol = 1e-5;

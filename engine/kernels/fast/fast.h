@@ -22,8 +22,9 @@ void sum_rows_fast(const float* x, float* out, int64_t R, int64_t C);
 void sum_cols_fast(const float* x, float* out, int64_t R, int64_t C);
 
 // oneDNN matmul, same contract as ref::matmul_forward_ref (primitives cached per shape and layout).
+// bf16: round a and b to bfloat16 first (see QBERT_MATMUL in core/config.h); the result is still fp32.
 void matmul_forward_fast(const float* a, const float* b, const float* bias, float* c, int64_t batch, int64_t M,
-                         int64_t N, int64_t K, bool ta, bool tb, int64_t b_batch_stride);
+                         int64_t N, int64_t K, bool ta, bool tb, int64_t b_batch_stride, bool bf16 = false);
 
 void softmax_forward_fast(const float* x, const float* mask, const int64_t* mask_row_off, int64_t mask_col_stride,
                           float* y, int64_t N, int64_t C);
@@ -48,5 +49,9 @@ inline void thread_range(int64_t n, int ith, int nth, int64_t& begin, int64_t& e
     begin = std::min<int64_t>(n, chunk * ith);
     end = std::min<int64_t>(n, begin + chunk);
 }
+
+void fake_quant_forward_fast(const float* x, float* y, int64_t n, float scale, float qmin, float qmax, bool floor);
+void fake_quant_clipped_backward_fast(const float* x, const float* dy, float* dx, int64_t n, float scale, float qmin,
+                                      float qmax, bool floor);
 
 }  // namespace qbert::engine::fast

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/kernels/fast/blocked.h"
 #include "engine/kernels/fast/fast.h"
 
 namespace qbert::engine::fast {
@@ -97,19 +98,6 @@ void layernorm_backward_fast(const float* x, const float* gamma, const float* me
     }
 }
 
-namespace {
-// Splits [0, n) into fixed blocks of 4096 and runs f(begin, len) on each, blocks in parallel.
-template <class F>
-void blocked(int64_t n, F f) {
-    constexpr int64_t kBlock = 4096;
-    const int64_t nb = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static)
-    for (int64_t blk = 0; blk < nb; ++blk) {
-        const int64_t b = blk * kBlock;
-        f(b, std::min(kBlock, n - b));
-    }
-}
-}  // namespace
 
 void gelu_forward_fast(const float* x, float* y, int64_t n) {
     blocked(n, [&](int64_t b, int64_t len) {

@@ -80,4 +80,12 @@ void embedding_forward_ref(const T* w, const int32_t* ids, T* out, int64_t n, in
 template <class T>
 void embedding_backward_ref(const T* dout, const int32_t* ids, T* dw, int64_t n, int64_t V, int64_t C);
 
+// Fixed-point fake quantization (ops/quant.h): y = clamp(round(x * scale), qmin, qmax) / scale with
+// round = half to even, or floor. scale = 2^frac_width.
+template <class T>
+void fake_quant_forward_ref(const T* x, T* y, int64_t n, T scale, T qmin, T qmax, bool floor);
+// Clipped straight-through estimator: dx = dy where qmin <= round(x * scale) <= qmax, else 0.
+template <class T>
+void fake_quant_clipped_backward_ref(const T* x, const T* dy, T* dx, int64_t n, T scale, T qmin, T qmax, bool floor);
+
 }  // namespace qbert::engine::ref

@@ -80,3 +80,50 @@ TEST_CASE("matmul/linear bad shapes name the op and both shapes", "[ops][matmul]
     REQUIRE_THROWS_WITH(linear(Tensor::zeros({2, 3}), Tensor::zeros({4, 3}), Tensor::zeros({3})),
                         Contains("bias") && Contains("[3]"));
 }
+
+TEST_CASE("bfloat16 rounding: nearest, ties to even, NaN and infinities kept", "[ops][matmul][bf16]") {
+    auto rt = [](float f) { return engine::bf16_to_float(engine::float_to_bf16(f)); };
+    REQUIRE(rt(1.0f) == 1.0f);
+    REQUIRE(rt(1.0f + 0x1p-8f) == 1.0f);                 // exactly half an ulp (2^-7): tie, 1.0 is even
+    REQUIRE(rt(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);   // tie between 1+2^-7 (odd) and 1+2^-6 (even)
+    REQUIRE(rt(1.0f + 0x1p-8f + 0x1p-20f) == 1.0f + 0x1p-7f);  // just above the tie rounds up
+    REQUIRE(rt(-2.5f) == -2.5f);
+    REQUIRE(rt(3.14159265f) == 3.140625f);
+    REQUIRE(std::isinf(rt(std::numeric_limits<float>::infinity())));
+    REQUIRE(std::isnan(rt(std::numeric_limits<float>::quiet_NaN())));
+    REQUIRE(rt(std::numeric_limits<float>::max()) == std::numeric_limits<float>::infinity());  // rounds up, as IEEE
+}
+
+TEST_CASE("bf16 matmul: fast (oneDNN bf16) matches the reference, and differs from fp32 by bf16 rounding only",
+          "[ops][matmul][bf16][fast]") {
+    MatmulPrecisionGuard bf16("bf16");
+    for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+            CAPTURE(ta, tb);
+            Tensor a = input(mm_shape({3}, 17, 64, ta), 1, DType::F32), b = input(mm_shape({3}, 64, 9, tb), 2, DType::F32);
+            require_fast_matches_ref([ta, tb](const std::vector<Tensor>& x) { return matmul(x[0], x[1], ta, tb); },
+                                     {a, b}, FastRefTol{2e-3, 1e-4});
+        }
+    Tensor x = input({4, 7, 48}, 3, DType::F32), w = input({40, 48}, 4, DType::F32), bias = input({40}, 5, DType::F32);
+    require_fast_matches_ref([](const std::vector<Tensor>& v) { return linear(v[0], v[1], v[2]); }, {x, w, bias},
+                             FastRefTol{1e-3, 1e-4});
+    // against fp32: operands carry 8 significant bits, so each product is off by up to ~2^-8 relative
+    NoGradGuard ng;
+    const auto lo = linear(x, w, bias).to_vector_f64();
+    std::vector<double> hi;
+    {
+        MatmulPrecisionGuard f32("f32");
+        hi = linear(x, w, bias).to_vector_f64();
+    }
+    double max_diff = 0, max_abs = 0;
+    for (size_t i = 0; i < lo.size(); ++i) {
+        max_diff = std::max(max_diff, std::abs(lo[i] - hi[i]));
+        max_abs = std::max(max_abs, std::abs(hi[i]));
+    }
+    REQUIRE(max_diff > 1e-6 * max_abs);  // the bf16 path really rounds
+    REQUIRE(max_diff < 2e-2 * max_abs);
+}
+
+TEST_CASE("matmul precision setting: bad names are errors", "[ops][matmul][bf16][errors]") {
+    REQUIRE_THROWS_WITH(engine::set_matmul_precision("fp16"), Contains("fp16") && Contains("f32|bf16"));
+}

@@ -18,6 +18,16 @@ NamedTensors Module::named_parameters(const std::string& prefix) const {
     return out;
 }
 
+NamedTensors Module::named_buffers(const std::string& prefix) const {
+    NamedTensors out;
+    for (const auto& [name, t] : buffers_) out.emplace_back(prefix + name, t);
+    for (const auto& [name, m] : children_) {
+        NamedTensors sub = m->named_buffers(prefix + name + ".");
+        out.insert(out.end(), sub.begin(), sub.end());
+    }
+    return out;
+}
+
 std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules(const std::string& prefix) const {
     std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
     for (const auto& [name, m] : children_) {
@@ -79,6 +89,15 @@ Tensor& Module::register_parameter(const std::string& name, Tensor t) {
     return params_.back().second;
 }
 
+void Module::set_buffer(const std::string& name, Tensor t) {
+    for (auto& [n, b] : buffers_)
+        if (n == name) {
+            b = std::move(t);
+            return;
+        }
+    buffers_.emplace_back(name, std::move(t));
+}
+
 Module& Module::register_module(const std::string& name, std::shared_ptr<Module> m) {
     children_.emplace_back(name, std::move(m));
     return *children_.back().second;
@@ -88,6 +107,11 @@ Linear::Linear(int64_t in, int64_t out, engine::Rng& rng, double init_std, bool 
     ENGINE_CHECK(in > 0 && out > 0, "Linear: in and out features must be > 0, but got in=", in, " out=", out);
     weight_ = register_parameter("weight", Tensor::randn({out, in}, rng, 0.0, init_std));
     if (bias) bias_ = register_parameter("bias", Tensor::zeros({out}));
+}
+
+Linear::Linear(Tensor weight, Tensor bias) : in_(weight.size(1)), out_(weight.size(0)) {
+    weight_ = register_parameter("weight", std::move(weight));
+    if (bias.defined()) bias_ = register_parameter("bias", std::move(bias));
 }
 
 Tensor Linear::forward(const Tensor& x) { return engine::linear(x, weight_, bias_); }

@@ -26,6 +26,8 @@ public:
     virtual Tensor forward(const Tensor& x);
 
     NamedTensors named_parameters(const std::string& prefix = "") const;
+    // State that is saved with the parameters but not trained (pruning masks, u8), dotted names as parameters.
+    NamedTensors named_buffers(const std::string& prefix = "") const;
     // Every module below this one (not itself), depth first, with dotted names.
     std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules(const std::string& prefix = "") const;
     Module& child(const std::string& name) const;        // direct child; throws naming the known children
@@ -39,10 +41,12 @@ public:
 
 protected:
     Tensor& register_parameter(const std::string& name, Tensor t);
+    // Adds the buffer, or replaces the one of the same name.
+    void set_buffer(const std::string& name, Tensor t);
     Module& register_module(const std::string& name, std::shared_ptr<Module> m);
 
 private:
-    NamedTensors params_;
+    NamedTensors params_, buffers_;
     std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
     bool training_ = true;
 };
@@ -57,6 +61,12 @@ public:
     int64_t out_features() const { return out_; }
     Tensor& weight() { return weight_; }
     Tensor& bias() { return bias_; }
+    const Tensor& weight() const { return weight_; }
+    const Tensor& bias() const { return bias_; }
+
+protected:
+    // Shares the given parameters (a subclass wrapping an existing layer keeps the very same tensors).
+    Linear(Tensor weight, Tensor bias);
 
 private:
     int64_t in_, out_;

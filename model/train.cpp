@@ -1,5 +1,7 @@
 #include "model/train.h"
 
+#include "model/compressed_linear.h"
+
 #include <toml++/toml.h>
 
 #include <chrono>
@@ -209,8 +211,11 @@ EvalResult evaluate(BertForSequenceClassification& m, const Encoded& data, int64
 void save_bert(const std::string& path, BertForSequenceClassification& m, const std::string& meta_json) {
     Checkpoint ck;
     ck.params = m.named_parameters();
+    for (auto& b : m.named_buffers()) ck.params.push_back(b);  // pruning masks (u8) beside their weights
     ck.config_json = m.config().to_json();
-    ck.meta_json = meta_json;
+    nlohmann::json meta = nlohmann::json::parse(meta_json.empty() ? "{}" : meta_json);
+    meta["compression"] = nlohmann::json::parse(compression_state_json(m));
+    ck.meta_json = meta.dump();
     save_checkpoint(path, ck);
 }
 
@@ -219,8 +224,20 @@ std::unique_ptr<BertForSequenceClassification> load_bert(const std::string& path
     const BertConfig cfg = BertConfig::from_json(ck.config_json, "checkpoint '" + path + "' config");
     Rng rng(0);
     auto m = std::make_unique<BertForSequenceClassification>(cfg, rng);
+    nlohmann::json meta;
+    try {
+        meta = nlohmann::json::parse(ck.meta_json);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(concat("checkpoint '", path, "': meta attribute is not JSON: ", e.what()));
+    }
+    if (meta.contains("compression"))  // quantized / pruned layers first, so their masks have a place to load into
+        apply_compression_state(*m, meta["compression"].dump(), "checkpoint '" + path + "'");
     NamedTensors params = m->named_parameters();
+    for (auto& b : m->named_buffers()) params.push_back(b);
     load_params_into(path, ck, params);
+    for (const auto& [name, mod] : m->named_modules())  // the f32 copies of the masks just loaded
+        if (auto* c = dynamic_cast<CompressedLinear*>(mod.get()); c && c->has_weight_mask())
+            c->set_weight_mask(c->weight_mask());
     if (meta_json) *meta_json = ck.meta_json;
     return m;
 }

@@ -33,6 +33,7 @@ struct FixedPoint {
     double max_value() const { return qmax() / scale(); }
     // Throws engine::Error naming `what` unless 1 <= width <= 32 and -64 <= frac_width <= 64.
     void validate(const std::string& what) const;
+    bool operator==(const FixedPoint&) const = default;
     std::string str() const;  // e.g. "Q8.4" / "UQ8.4", "floor" appended
 };
 

@@ -1,6 +1,7 @@
 #include "engine/ops/reduce.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "engine/autograd/node.h"
 #include "engine/kernels/fast/fast.h"
@@ -112,6 +113,23 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     return record(out, "expand", {x}, {}, [xs](const Tensor& g, const BackwardContext&) {
         return std::vector<Tensor>{sum_to(g, xs)};
     });
+}
+
+double quantile_abs(const std::vector<Tensor>& xs, double q) {
+    ENGINE_CHECK(q >= 0.0 && q <= 1.0, "quantile_abs: q must be in [0, 1], but got ", q);
+    std::vector<double> v;
+    for (const Tensor& x : xs) {
+        ENGINE_CHECK(is_floating(x.dtype()), "quantile_abs: floating tensors only, but got ", x.str());
+        for (double e : x.to_vector_f64()) v.push_back(std::abs(e));
+    }
+    ENGINE_CHECK(!v.empty(), "quantile_abs: no elements");
+    const double pos = q * static_cast<double>(v.size() - 1);
+    const size_t lo = static_cast<size_t>(std::floor(pos));
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(lo), v.end());
+    const double a = v[lo];
+    if (lo + 1 >= v.size() || pos == static_cast<double>(lo)) return a;
+    const double b = *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(lo) + 1, v.end());  // order statistic lo+1
+    return a + (pos - static_cast<double>(lo)) * (b - a);
 }
 
 }  // namespace qbert::engine

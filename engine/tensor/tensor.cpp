@@ -150,6 +150,7 @@ void check_inplace_allowed(const Tensor& t, const char* op) {
 Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s) { return from_vector_impl(v, s); }
 Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& s) { return from_vector_impl(v, s); }
 Tensor Tensor::from_vector(const std::vector<int32_t>& v, const Shape& s) { return from_vector_impl(v, s); }
+Tensor Tensor::from_vector(const std::vector<uint8_t>& v, const Shape& s) { return from_vector_impl(v, s); }
 
 Tensor Tensor::randn(const Shape& shape, Rng& rng, double mean, double std, DType dtype) {
     Tensor t = empty(shape, dtype);

@@ -55,6 +55,7 @@ public:
     [[nodiscard]] static Tensor from_vector(const std::vector<float>& v, const Shape& shape);
     [[nodiscard]] static Tensor from_vector(const std::vector<double>& v, const Shape& shape);
     [[nodiscard]] static Tensor from_vector(const std::vector<int32_t>& v, const Shape& shape);
+    [[nodiscard]] static Tensor from_vector(const std::vector<uint8_t>& v, const Shape& shape);
     // x ~ N(mean, std^2) or U[low, high), drawn in row-major order from rng (same seed, same tensor)
     [[nodiscard]] static Tensor randn(const Shape& shape, Rng& rng, double mean = 0.0, double std = 1.0,
                                       DType dtype = DType::F32);

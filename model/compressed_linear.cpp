@@ -1,0 +1,182 @@
+#include "model/compressed_linear.h"
+
+#include <nlohmann/json.hpp>
+
+#include "model/bert.h"
+
+namespace qbert::model {
+
+using namespace engine;
+
+CompressedLinear::CompressedLinear(const Linear& src) : Linear(src.weight(), src.bias()) { train(src.training()); }
+
+void CompressedLinear::set_quant(std::optional<LinearQuantConfig> q) {
+    if (q) {
+        q->data_in.validate("data_in");
+        q->weight.validate("weight");
+        q->bias.validate("bias");
+        if (q->data_out) q->data_out->validate("data_out");
+    }
+    quant_ = std::move(q);
+}
+
+void CompressedLinear::set_weight_mask(const Tensor& mask) {
+    if (!mask.defined()) {
+        mask_u8_ = mask_f_ = Tensor();
+        return;
+    }
+    ENGINE_CHECK_SHAPE(mask.shape() == weight().shape() && mask.dtype() == DType::U8,
+                       "weight_mask must be u8 with the weight's shape ", shape_str(weight().shape()), ", but got ",
+                       mask.str());
+    mask_u8_ = mask.detach().clone();
+    set_buffer("weight_mask", mask_u8_);
+    std::vector<float> f(static_cast<size_t>(mask.numel()));
+    const uint8_t* m = mask_u8_.data<uint8_t>();
+    for (size_t i = 0; i < f.size(); ++i) {
+        ENGINE_CHECK(m[i] <= 1, "weight_mask must hold 0 or 1, but element ", i, " is ", int(m[i]));
+        f[i] = static_cast<float>(m[i]);
+    }
+    mask_f_ = Tensor::from_vector(f, mask.shape());
+}
+
+Tensor CompressedLinear::effective_weight() const {
+    NoGradGuard ng;
+    return mask_f_.defined() ? mul(weight(), mask_f_) : weight().detach().clone();
+}
+
+void CompressedLinear::set_activation_prune(std::optional<ActivationPruneConfig> a) {
+    if (a) {
+        ENGINE_CHECK(a->sparsity >= 0.0 && a->sparsity <= 1.0, "activation sparsity must be in [0, 1], but got ",
+                     a->sparsity);
+        act_rng_ = Rng(a->seed);
+    }
+    act_ = a;
+}
+
+Tensor CompressedLinear::prune_activation(const Tensor& x) {
+    const ActivationPruneConfig& a = *act_;
+    Tensor mask = Tensor::empty(x.shape(), x.dtype());
+    {
+        NoGradGuard ng;
+        Tensor xc = contiguous(x);
+        const float* xv = xc.data<float>();
+        float* m = mask.data<float>();
+        const int64_t n = x.numel();
+        if (a.method == PruneMethod::Random) {
+            for (int64_t i = 0; i < n; ++i) m[i] = act_rng_.uniform() < a.sparsity ? 0.0f : 1.0f;
+        } else {
+            const double t = a.scope == PruneScope::Local ? quantile_abs({xc}, a.sparsity) : a.global_threshold;
+            for (int64_t i = 0; i < n; ++i) m[i] = std::abs(static_cast<double>(xv[i])) > t ? 1.0f : 0.0f;
+        }
+    }
+    return mul(x, mask);  // gradients flow through kept entries only
+}
+
+Tensor CompressedLinear::forward(const Tensor& x_in) {
+    ENGINE_CHECK(x_in.dtype() == DType::F32, type_name(), ": f32 input expected, but got ", x_in.str());
+    Tensor x = act_ && act_->sparsity > 0.0 ? prune_activation(x_in) : x_in;
+    if (observer_) observer_(*this, x);
+    Tensor w = mask_f_.defined() ? mul(weight(), mask_f_) : weight();
+    Tensor b = bias();
+    if (quant_) {
+        x = fake_quant(x, quant_->data_in, quant_->ste);
+        w = fake_quant(w, quant_->weight, quant_->ste);
+        if (b.defined()) b = fake_quant(b, quant_->bias, quant_->ste);
+    }
+    Tensor y = linear(x, w, b);
+    if (quant_ && quant_->data_out) y = fake_quant(y, *quant_->data_out, quant_->ste);
+    return y;
+}
+
+CompressedLinear& compress_layer(Module& root, const std::string& name) {
+    for (const auto& [n, mod] : root.named_modules()) {
+        if (n != name) continue;
+        if (auto* c = dynamic_cast<CompressedLinear*>(mod.get())) return *c;
+        auto* lin = dynamic_cast<Linear*>(mod.get());
+        if (!lin) throw Error(detail::concat("layer '", name, "' is a ", mod->type_name(), ", not a Linear"));
+        auto c = std::make_shared<CompressedLinear>(*lin);
+        root.replace_module(name, c);
+        return *c;
+    }
+    throw Error(detail::concat("no layer named '", name, "'"));
+}
+
+namespace {
+using nlohmann::json;
+
+json fp_json(const FixedPoint& q) {
+    return json{{"width", q.width}, {"frac_width", q.frac_width}, {"is_signed", q.is_signed}, {"floor", q.floor}};
+}
+FixedPoint fp_from(const json& j) {
+    return FixedPoint{j.at("width").get<int>(), j.at("frac_width").get<int>(), j.at("is_signed").get<bool>(),
+                      j.at("floor").get<bool>()};
+}
+}  // namespace
+
+std::string compression_state_json(const Module& root) {
+    json layers = json::object();
+    for (const auto& [name, mod] : root.named_modules()) {
+        const auto* c = dynamic_cast<const CompressedLinear*>(mod.get());
+        if (!c) continue;
+        json l;
+        if (c->quant()) {
+            const LinearQuantConfig& q = *c->quant();
+            l["quant"] = {{"data_in", fp_json(q.data_in)}, {"weight", fp_json(q.weight)}, {"bias", fp_json(q.bias)},
+                          {"data_out", q.data_out ? fp_json(*q.data_out) : json()},
+                          {"ste", q.ste == Ste::Clipped ? "clipped" : "identity"}};
+        } else {
+            l["quant"] = nullptr;
+        }
+        l["weight_mask"] = c->has_weight_mask();
+        if (c->activation_prune()) {
+            const ActivationPruneConfig& a = *c->activation_prune();
+            l["activation"] = {{"sparsity", a.sparsity},
+                               {"method", a.method == PruneMethod::Random ? "random" : "l1-norm"},
+                               {"scope", a.scope == PruneScope::Local ? "local" : "global"},
+                               {"global_threshold", a.global_threshold},
+                               {"seed", a.seed}};
+        } else {
+            l["activation"] = nullptr;
+        }
+        layers[name] = l;
+    }
+    return json{{"layers", layers}}.dump();
+}
+
+void apply_compression_state(Module& root, const std::string& text, const std::string& source) {
+    std::string layer;
+    try {
+        const json j = json::parse(text);
+        bool act_pruned = false;
+        for (const auto& [name, l] : j.at("layers").items()) {
+            layer = name;
+            CompressedLinear& c = compress_layer(root, name);
+            if (!l.at("quant").is_null()) {
+                const json& q = l.at("quant");
+                LinearQuantConfig cfg{fp_from(q.at("data_in")), fp_from(q.at("weight")), fp_from(q.at("bias")),
+                                      std::nullopt, q.at("ste").get<std::string>() == "clipped" ? Ste::Clipped : Ste::Identity};
+                if (!q.at("data_out").is_null()) cfg.data_out = fp_from(q.at("data_out"));
+                c.set_quant(cfg);
+            }
+            if (l.at("weight_mask").get<bool>()) c.set_weight_mask(Tensor::full(c.weight().shape(), 1.0, DType::U8));
+            if (!l.at("activation").is_null()) {
+                const json& a = l.at("activation");
+                ActivationPruneConfig ac;
+                ac.sparsity = a.at("sparsity").get<double>();
+                ac.method = a.at("method").get<std::string>() == "random" ? PruneMethod::Random : PruneMethod::L1Norm;
+                ac.scope = a.at("scope").get<std::string>() == "local" ? PruneScope::Local : PruneScope::Global;
+                ac.global_threshold = a.at("global_threshold").get<double>();
+                ac.seed = a.at("seed").get<uint64_t>();
+                c.set_activation_prune(ac);
+                act_pruned = act_pruned || ac.sparsity > 0.0;
+            }
+        }
+        if (auto* bert = dynamic_cast<BertForSequenceClassification*>(&root); bert && act_pruned)
+            bert->set_cls_only_last_layer(false);  // as the prune pass does
+    } catch (const json::exception& e) {
+        throw Error(detail::concat(source, ": compression state", layer.empty() ? "" : " of layer '" + layer + "'",
+                                   " is malformed: ", e.what()));
+    }
+}
+
+}  // namespace qbert::model

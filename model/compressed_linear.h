@@ -1,0 +1,89 @@
+// A Linear layer with compression applied on every forward, as Mase's LinearInteger plus its pruning
+// parametrization and activation pre-hook (mase-behaviour.md sections 1.3, 3.4, 3.5):
+//
+//   x  = x * act_mask(x)                 activation pruning: a mask computed from this very input, each call
+//   W  = W * M                           weight pruning: a fixed 0/1 mask (masked entries get zero gradient)
+//   xq = Q(x; data_in)  Wq = Q(W; weight)  bq = Q(b; bias)     fixed-point fake quantization (mask first)
+//   y  = xq Wq^T + bq,  then y = Q(y; data_out) if set
+//
+// The fp32 weight stays the trained shadow parameter (the same tensor the wrapped Linear had). The mask is a
+// u8 buffer named "weight_mask", saved beside the weight. Every part is optional; a CompressedLinear with none
+// computes exactly what Linear does.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "model/module.h"
+
+namespace qbert::model {
+
+// Mase's LinearInteger config: data_in_width, data_in_frac_width, weight_width, weight_frac_width,
+// bias_width, bias_frac_width (all required), data_out_width/data_out_frac_width (optional), floor.
+struct LinearQuantConfig {
+    engine::FixedPoint data_in, weight, bias;
+    std::optional<engine::FixedPoint> data_out;
+    engine::Ste ste = engine::Ste::Identity;
+    bool operator==(const LinearQuantConfig&) const = default;
+};
+
+enum class PruneMethod { Random, L1Norm };
+enum class PruneScope { Local, Global };
+
+struct ActivationPruneConfig {
+    double sparsity = 0.0;
+    PruneMethod method = PruneMethod::L1Norm;
+    PruneScope scope = PruneScope::Local;
+    double global_threshold = 0.0;  // scope Global: |x| > this is kept (set by the prune pass)
+    uint64_t seed = 0;              // method Random: fresh masks each call from a stream seeded with this
+};
+
+class CompressedLinear : public Linear {
+public:
+    // Wraps `src`: the same weight and bias tensors, no compression yet.
+    explicit CompressedLinear(const Linear& src);
+    std::string type_name() const override { return "CompressedLinear"; }
+    Tensor forward(const Tensor& x) override;
+
+    void set_quant(std::optional<LinearQuantConfig> q);
+    const std::optional<LinearQuantConfig>& quant() const { return quant_; }
+
+    // mask: u8 [out, in], 1 = keep. An undefined tensor removes the mask.
+    void set_weight_mask(const Tensor& mask);
+    const Tensor& weight_mask() const { return mask_u8_; }
+    bool has_weight_mask() const { return mask_u8_.defined(); }
+    // The weight the layer computes with before quantization: W * M (or W).
+    Tensor effective_weight() const;
+
+    void set_activation_prune(std::optional<ActivationPruneConfig> a);
+    const std::optional<ActivationPruneConfig>& activation_prune() const { return act_; }
+
+    // Called on every forward with the layer's input after activation pruning and before quantization
+    // (range calibration and global activation thresholds read it). Empty = none.
+    using Observer = std::function<void(const CompressedLinear&, const Tensor& input)>;
+    void set_observer(Observer f) { observer_ = std::move(f); }
+
+private:
+    Tensor prune_activation(const Tensor& x);
+
+    std::optional<LinearQuantConfig> quant_;
+    Tensor mask_u8_, mask_f_;  // the saved u8 mask and its f32 copy for the multiply
+    std::optional<ActivationPruneConfig> act_;
+    engine::Rng act_rng_{0};
+    Observer observer_;
+};
+
+// The layer `name` under `root` as a CompressedLinear, wrapping (and replacing) a plain Linear first.
+CompressedLinear& compress_layer(Module& root, const std::string& name);
+
+// The compression of every CompressedLinear under `root` as JSON (checkpoint meta "compression"):
+//   {"layers": {"<name>": {"quant": {...} | null, "weight_mask": true|false, "activation": {...} | null}}}
+// Masks themselves are tensors: the "<name>.weight_mask" buffers.
+std::string compression_state_json(const Module& root);
+// Rebuilds that state on a fresh model: wraps the named layers, sets quantization and activation pruning,
+// and installs all-ones masks where masks exist (to be overwritten by the checkpoint's buffers). Errors name
+// `source` and the layer.
+void apply_compression_state(Module& root, const std::string& json, const std::string& source);
+
+}  // namespace qbert::model

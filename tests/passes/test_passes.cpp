@@ -1,0 +1,298 @@
+#include "model/bert.h"
+#include "model/train.h"
+#include "passes/analysis.h"
+#include "passes/calibrate.h"
+#include "passes/prune.h"
+#include "passes/quantize.h"
+#include "support/helpers.h"
+
+#include <sstream>
+
+using namespace qbert::test;
+namespace engine = qbert::engine;
+namespace model = qbert::model;
+namespace passes = qbert::passes;
+using Catch::Matchers::Contains;
+using engine::FixedPoint;
+
+namespace {
+std::shared_ptr<model::Linear> make_linear(int64_t in, int64_t out, uint64_t seed) {
+    Rng rng(seed);
+    return std::make_shared<model::Linear>(in, out, rng, 0.5);
+}
+
+// A root module holding named Linear children, for the passes.
+class Net : public model::Module {
+public:
+    std::string type_name() const override { return "Net"; }
+    void add(const std::string& n, std::shared_ptr<model::Module> m) { register_module(n, std::move(m)); }
+};
+
+Tensor from(const std::vector<float>& v, Shape s) { return Tensor::from_vector(v, std::move(s)); }
+
+passes::QuantizeConfig qcfg(const std::string& text) {
+    return passes::QuantizeConfig::from_toml(passes::parse_toml(text, "test.toml"), "test.toml");
+}
+passes::PruneConfig pcfg(const std::string& text) {
+    return passes::PruneConfig::from_toml(passes::parse_toml(text, "prune.toml"), "prune.toml");
+}
+}  // namespace
+
+TEST_CASE("quantile_abs interpolates linearly as torch.quantile", "[passes][quantile]") {
+    REQUIRE(engine::quantile_abs({from({1, 2, 3, 4, 5}, {5})}, 0.5) == 3.0);
+    REQUIRE(engine::quantile_abs({from({-4, 1, 3, 2}, {4})}, 0.5) == 2.5);  // |.| then pos 1.5 between 2 and 3
+    REQUIRE(engine::quantile_abs({from({1, 2}, {2}), from({3, 4}, {2})}, 1.0 / 3.0) == 2.0);
+    REQUIRE(engine::quantile_abs({from({0, 10}, {2})}, 0.25) == 2.5);
+    REQUIRE_THROWS_WITH(engine::quantile_abs({from({1}, {1})}, 1.5), Contains("[0, 1]"));
+}
+
+TEST_CASE("CompressedLinear: nothing set computes Linear; quantized = linear(Q(x), Q(W), Q(b))", "[passes][linear]") {
+    auto lin = make_linear(6, 4, 1);
+    model::CompressedLinear c(*lin);
+    Tensor x = input({3, 6}, 2, DType::F32);
+    NoGradGuard ng;
+    REQUIRE(c.forward(x).to_vector_f32() == lin->forward(x).to_vector_f32());
+    REQUIRE(c.weight().impl_ptr() == lin->weight().impl_ptr());  // the same shadow parameter
+    const FixedPoint in{6, 3}, w{4, 2}, b{8, 5}, out{8, 2};
+    c.set_quant(model::LinearQuantConfig{in, w, b, out, engine::Ste::Identity});
+    Tensor want = engine::fake_quant(
+        engine::linear(engine::fake_quant(x, in), engine::fake_quant(lin->weight(), w), engine::fake_quant(lin->bias(), b)), out);
+    REQUIRE(c.forward(x).to_vector_f32() == want.to_vector_f32());
+}
+
+TEST_CASE("CompressedLinear: masked weights stay exactly zero in effect through AdamW with weight decay; mask then quantize",
+          "[passes][linear][mask]") {
+    auto lin = make_linear(8, 5, 3);
+    auto c = std::make_shared<model::CompressedLinear>(*lin);
+    std::vector<uint8_t> m(40);
+    for (size_t i = 0; i < m.size(); ++i) m[i] = (i * 7 % 3) != 0;
+    c->set_weight_mask(Tensor::from_vector(m, {5, 8}));
+    AdamWOptions ao;
+    ao.lr = 1e-2;
+    ao.weight_decay = 0.01;
+    AdamW opt(c->named_parameters(), ao);
+    for (int step = 0; step < 5; ++step) {
+        opt.zero_grad();
+        engine::sum(engine::mul(c->forward(input({4, 8}, 10 + step, DType::F32)), input({4, 5}, 20 + step, DType::F32))).backward();
+        const auto g = c->weight().grad().to_vector_f32();
+        for (size_t i = 0; i < m.size(); ++i)
+            if (!m[i]) REQUIRE(g[i] == 0.0f);
+        opt.step();
+    }
+    const auto eff = c->effective_weight().to_vector_f32();
+    for (size_t i = 0; i < m.size(); ++i)
+        if (!m[i]) REQUIRE(eff[i] == 0.0f);
+    // mask first, then quantize: Q(W*M)
+    const FixedPoint q{4, 1};
+    c->set_quant(model::LinearQuantConfig{FixedPoint{16, 8}, q, FixedPoint{16, 8}, std::nullopt, engine::Ste::Identity});
+    NoGradGuard ng;
+    Tensor x = input({2, 8}, 30, DType::F32);
+    Tensor want = engine::linear(engine::fake_quant(x, FixedPoint{16, 8}), engine::fake_quant(c->effective_weight(), q),
+                                 engine::fake_quant(c->bias(), FixedPoint{16, 8}));
+    REQUIRE(c->forward(x).to_vector_f32() == want.to_vector_f32());
+    REQUIRE_THROWS_WITH(c->set_weight_mask(Tensor::full({5, 7}, 1.0, DType::U8)), Contains("[5,8]") && Contains("[5,7]"));
+}
+
+TEST_CASE("quantize pass: by type, name and regex; Mase's config shape; errors list the valid keys", "[passes][quantize]") {
+    auto make = [] {
+        auto n = std::make_shared<Net>();
+        n->add("a", make_linear(4, 4, 1));
+        n->add("b", make_linear(4, 4, 2));
+        n->add("skip", std::make_shared<model::Identity>());
+        return n;
+    };
+    const std::string widths = "data_in_width = 8\ndata_in_frac_width = 4\nweight_width = 6\nweight_frac_width = 3\n"
+                               "bias_width = 8\nbias_frac_width = 4\n";
+    {
+        auto n = make();
+        const auto cfg = qcfg("by = \"type\"\n[default.config]\nname = \"none\"\n[linear.config]\nname = \"integer\"\n" + widths);
+        const auto done = passes::quantize(*n, cfg);
+        REQUIRE(done.size() == 2);
+        REQUIRE(n->child("a").type_name() == "CompressedLinear");
+        REQUIRE(done[0].config.weight == FixedPoint{6, 3});
+        REQUIRE(n->child("skip").type_name() == "Identity");
+        // applying the same config again gives the same result (it is never mutated)
+        REQUIRE(passes::quantize(*n, cfg).size() == 2);
+    }
+    {
+        auto n = make();
+        passes::quantize(*n, qcfg("by = \"name\"\n[default]\nname = \"none\"\n[b]\nname = \"integer\"\n" + widths));
+        REQUIRE(n->child("a").type_name() == "Linear");
+        REQUIRE(dynamic_cast<model::CompressedLinear&>(n->child("b")).quant()->data_in == FixedPoint{8, 4});
+    }
+    {
+        auto n = make();
+        passes::quantize(*n, qcfg("by = \"regex_name\"\n[default]\nname = \"none\"\n['[ab]']\nname = \"integer\"\n" + widths));
+        REQUIRE(n->child("a").type_name() == "CompressedLinear");
+        REQUIRE(n->child("b").type_name() == "CompressedLinear");
+        REQUIRE_THROWS_WITH(passes::quantize(*make(), qcfg("by = \"regex_name\"\n[default]\nname = \"none\"\n['a|b']\nname = \"integer\"\n" +
+                                                          widths + "['a']\nname = \"integer\"\n" + widths)),
+                            Contains("matches both"));
+    }
+    REQUIRE_THROWS_WITH(qcfg("by = \"type\"\n[default]\nname = \"none\"\n[linear]\nname = \"integer\"\nweight_widht = 8\n"),
+                        Contains("unknown key 'weight_widht'") && Contains("weight_width"));
+    REQUIRE_THROWS_WITH(qcfg("by = \"type\"\n[default]\nname = \"none\"\n[linear]\nname = \"integer\"\ndata_in_width = 8\n"),
+                        Contains("data_in_frac_width") && Contains("[linear]"));
+    REQUIRE_THROWS_WITH(qcfg("by = \"kind\"\n[default]\nname = \"none\"\n"), Contains("type, name, regex_name"));
+    REQUIRE_THROWS_WITH(qcfg("by = \"type\"\n[linear]\nname = \"integer\"\n" + widths), Contains("missing [default]"));
+    REQUIRE_THROWS_WITH(qcfg("by = \"type\"\n[default]\nname = \"none\"\n[matmul]\nname = \"integer\"\n" + widths),
+                        Contains("quantizable types: linear"));
+    REQUIRE_THROWS_WITH(qcfg("by = \"type\"\n[default]\nname = \"none\"\n[linear]\nname = \"integer\"\n" +
+                             std::string("data_in_width = 40\ndata_in_frac_width = 4\nweight_width = 6\nweight_frac_width = 3\n"
+                                         "bias_width = 8\nbias_frac_width = 4\n")),
+                        Contains("width must be in [1, 32]") && Contains("40"));
+}
+
+TEST_CASE("prune pass: L1 thresholds and ties as Mase, random seeded, global scope, errors", "[passes][prune]") {
+    auto with_weights = [](const std::vector<float>& w) {
+        auto n = std::make_shared<Net>();
+        auto lin = make_linear(static_cast<int64_t>(w.size()), 1, 1);
+        {
+            NoGradGuard ng;
+            std::copy(w.begin(), w.end(), lin->weight().data<float>());
+        }
+        n->add("l", lin);
+        return n;
+    };
+    Rng rng(0);
+    auto kept = [](model::Module& n, const std::string& name) {
+        const auto& c = dynamic_cast<const model::CompressedLinear&>(n.child(name));
+        std::vector<int> k;
+        const uint8_t* m = c.weight_mask().data<uint8_t>();
+        for (int64_t i = 0; i < c.weight_mask().numel(); ++i) k.push_back(m[i]);
+        return k;
+    };
+    const std::string act0 = "[activation]\nsparsity = 0.0\n";
+    {
+        auto n = with_weights({1, -2, 3, 4, 5});  // t = 3: keeps 4, 5 (3 of 5 pruned: ties go)
+        passes::prune(*n, pcfg("[weight]\nsparsity = 0.5\nmethod = \"l1-norm\"\n" + act0), rng);
+        REQUIRE(kept(*n, "l") == std::vector<int>{0, 0, 0, 1, 1});
+    }
+    {
+        auto n = with_weights({0, 0, 0, 1, 2});  // t = 0: all three zeros pruned (60%)
+        passes::prune(*n, pcfg("[weight]\nsparsity = 0.2\nmethod = \"l1-norm\"\n" + act0), rng);
+        REQUIRE(kept(*n, "l") == std::vector<int>{0, 0, 0, 1, 1});
+    }
+    {  // global: one threshold over both layers
+        auto n = std::make_shared<Net>();
+        auto a = make_linear(2, 1, 1), b = make_linear(2, 1, 2);
+        {
+            NoGradGuard ng;
+            a->weight().data<float>()[0] = 1, a->weight().data<float>()[1] = 2;
+            b->weight().data<float>()[0] = 3, b->weight().data<float>()[1] = 4;
+        }
+        n->add("a", a);
+        n->add("b", b);
+        passes::prune(*n, pcfg("[weight]\nsparsity = 0.5\nmethod = \"l1-norm\"\nscope = \"global\"\n" + act0), rng);
+        REQUIRE(kept(*n, "a") == std::vector<int>{0, 0});  // t = 2.5
+        REQUIRE(kept(*n, "b") == std::vector<int>{1, 1});
+    }
+    {  // random: seeded, near the target
+        auto run = [&](uint64_t seed) {
+            auto n = std::make_shared<Net>();
+            n->add("l", make_linear(100, 100, 1));
+            Rng r(seed);
+            const auto res = passes::prune(*n, pcfg("[weight]\nsparsity = 0.3\nmethod = \"random\"\n" + act0), r);
+            REQUIRE(res[0].weights == 10000);
+            REQUIRE(std::abs(1.0 - static_cast<double>(res[0].kept) / 10000.0 - 0.3) < 0.02);
+            return kept(*n, "l");
+        };
+        REQUIRE(run(5) == run(5));
+        REQUIRE(run(5) != run(6));
+    }
+    {  // activation l1 local: |x| > quantile of the whole input, per call
+        auto n = std::make_shared<Net>();
+        auto lin = make_linear(4, 2, 1);
+        n->add("l", lin);
+        passes::prune(*n, pcfg("[weight]\nsparsity = 0.0\n[activation]\nsparsity = 0.5\nmethod = \"l1-norm\"\n"), rng);
+        NoGradGuard ng;
+        Tensor x = from({1, -5, 3, 0.5f, 2, 8, -7, 4}, {2, 4});  // t = quantile(|x|, .5) = 3.5: keeps -5, 8, -7, 4
+        Tensor xp = from({0, -5, 0, 0, 0, 8, -7, 4}, {2, 4});
+        REQUIRE(n->child("l").forward(x).to_vector_f32() == lin->forward(xp).to_vector_f32());
+    }
+    REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 1.5\n" + act0), Contains("[weight]") && Contains("[0, 1]"));
+    REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 0.5\n"), Contains("missing section [activation]"));
+    REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 0.5\nmethod = \"l2\"\n" + act0), Contains("random, l1-norm"));
+    REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 0.5\ngranularity = \"channel\"\n" + act0), Contains("elementwise"));
+}
+
+TEST_CASE("analysis counts parameters, non-zeros and deployed bytes", "[passes][analysis]") {
+    auto n = std::make_shared<Net>();
+    n->add("l", make_linear(10, 4, 1));  // 40 weights + 4 zero biases
+    auto s = passes::analyze(*n);
+    REQUIRE(s.total.params == 44);
+    REQUIRE(s.total.nonzero == 40);
+    REQUIRE(s.total.bytes == 160.0);
+    passes::quantize(*n, passes::QuantizeConfig::uniform(FixedPoint{8, 4}));
+    Rng rng(0);
+    passes::prune(*n, pcfg("[weight]\nsparsity = 0.5\nmethod = \"l1-norm\"\n[activation]\nsparsity = 0.0\n"), rng);
+    s = passes::analyze(*n);
+    REQUIRE(s.layers[0].format == "Q8.4");
+    REQUIRE(s.layers[0].nonzero == 20);
+    REQUIRE(s.total.bytes == 20.0);  // 20 weights x 8 bits
+    std::ostringstream os;
+    passes::print_stats(os, s);
+    REQUIRE_THAT(os.str(), Contains("Q8.4") && Contains("0.5455"));
+}
+
+TEST_CASE("calibration picks the largest fraction width that does not saturate", "[passes][calibrate]") {
+    REQUIRE(passes::frac_for_range(8, 1.0) == 6);    // 127 / 1 -> 2^6 = 64 <= 127 < 128
+    REQUIRE(passes::frac_for_range(8, 127.0) == 0);
+    REQUIRE(passes::frac_for_range(8, 128.0) == -1);
+    REQUIRE(passes::frac_for_range(4, 0.1) == 6);    // 0.1 * 64 = 6.4 <= 7
+    REQUIRE(passes::frac_for_range(4, 0.0) == 3);
+    auto n = std::make_shared<Net>();
+    n->add("l", make_linear(6, 3, 1));
+    passes::quantize(*n, passes::QuantizeConfig::uniform(FixedPoint{6, 3}));
+    Tensor x = engine::scale(input({5, 6}, 1, DType::F32), 20.0);
+    const auto res = passes::calibrate(*n, [&] { NoGradGuard ng; (void)n->child("l").forward(x); });
+    REQUIRE(res.size() == 1);
+    double mx = 0;
+    for (double v : x.to_vector_f64()) mx = std::max(mx, std::abs(v));
+    REQUIRE(res[0].data_in_range == Approx(mx));
+    const FixedPoint in = dynamic_cast<model::CompressedLinear&>(n->child("l")).quant()->data_in;
+    REQUIRE(in.width == 6);
+    REQUIRE(mx <= in.max_value());
+    REQUIRE(mx * 2 > in.max_value());  // one more fraction bit would saturate
+}
+
+TEST_CASE("a quantized and pruned BERT checkpoint round-trips: masks as u8 datasets, same logits", "[passes][checkpoint]") {
+    model::BertConfig c = model::BertConfig::preset("tiny");
+    c.vocab_size = 100;
+    c.hidden_size = 32, c.intermediate_size = 64, c.num_attention_heads = 2;
+    Rng rng(4);
+    model::BertForSequenceClassification m(c, rng);
+    m.train(false);
+    passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 5}));
+    Rng prng(1);
+    passes::prune(m, pcfg("[weight]\nsparsity = 0.5\nmethod = \"l1-norm\"\n[activation]\nsparsity = 0.3\nmethod = \"l1-norm\"\n"), prng);
+    REQUIRE_FALSE(m.cls_only_last_layer());
+    TempDir dir;
+    const std::string path = dir.file("q.h5");
+    model::save_bert(path, m, "{}");
+    const engine::Checkpoint ck = engine::load_checkpoint(path);
+    bool found = false;
+    for (const auto& [name, t] : ck.params)
+        if (name == "bert.encoder.layer.0.attention.self.query.weight_mask") found = t.dtype() == DType::U8;
+    REQUIRE(found);
+    auto loaded = model::load_bert(path);
+    loaded->train(false);
+    Tensor ids = Tensor::from_vector(std::vector<int32_t>{1, 5, 9, 22, 3, 0, 7, 8, 2, 4, 6, 11}, {2, 6});
+    Tensor am = Tensor::full({2, 6}, 1.0, DType::I32);
+    NoGradGuard ng;
+    Rng d1(0), d2(0);
+    REQUIRE(m.logits(ids, am, d1).to_vector_f32() == loaded->logits(ids, am, d2).to_vector_f32());
+    REQUIRE(passes::analyze(*loaded).total.nonzero == passes::analyze(m).total.nonzero);
+    for (const auto& [name, mod] : m.named_modules()) {
+        const auto* a = dynamic_cast<const model::CompressedLinear*>(mod.get());
+        if (!a) continue;
+        CAPTURE(name);
+        const model::CompressedLinear* b = nullptr;
+        for (const auto& [n2, m2] : loaded->named_modules())
+            if (n2 == name) b = dynamic_cast<const model::CompressedLinear*>(m2.get());
+        REQUIRE(b != nullptr);
+        REQUIRE(b->quant() == a->quant());
+        REQUIRE(b->activation_prune()->sparsity == 0.3);
+        REQUIRE(b->weight_mask().to_vector_f64() == a->weight_mask().to_vector_f64());
+    }
+}

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "apps/compress.h"
 #include "apps/progress.h"
 #include "engine/engine.h"
 #include "model/mlp_demo.h"
@@ -285,6 +286,9 @@ int main(int argc, char** argv) {
     import_hf->add_option("--out", hf_out, "checkpoint to write (.h5)")->required();
     import_hf->add_option("--seed", hf_seed, "seed for parameters the file lacks (e.g. the classifier)")->capture_default_str();
 
+    apps::CompressCommands compress;
+    apps::register_compress_commands(app, compress);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -300,6 +304,7 @@ int main(int argc, char** argv) {
         if (*tokenize) return run_tokenize(tok_vocab, tok_max_len);
         if (*init) return run_init(train_config, train_sets, init_out);
         if (*import_hf) return run_import_hf(hf_dir, hf_out, hf_seed);
+        if (auto rc = apps::run_compress_commands(compress)) return *rc;
     } catch (const engine::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

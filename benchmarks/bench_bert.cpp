@@ -1,7 +1,9 @@
 // bench_bert: BERT training and inference speed on random token batches, printing the same columns as the
 // PyTorch peer (../shared/peers/torch_bert_bench.py) so the two outputs join line by line:
 //   mode config batch seq seq_per_s
-// train = forward + cross-entropy + backward + AdamW (lr 1e-4); infer = forward under NoGradGuard.
+// train = forward + cross-entropy + backward + AdamW (lr 1e-4); infer = forward under NoGradGuard;
+// qat = train with every Linear fake-quantized to fixed point Q8.4 (input, weight, bias; identity STE);
+// sparse = train with 50% L1 weight masks on every Linear (as the peer's modes of the same names).
 // Same presets (tiny, mini, small), same warm-up (2 steps) and timed iterations (--iters, default 10).
 // A header line starting with '#' gives the build, threads, kernels, seed and dropout. The peer's model has no
 // dropout layers, so the default here is dropout 0: the same computation on both sides.
@@ -13,6 +15,8 @@
 
 #include "engine/engine.h"
 #include "model/bert.h"
+#include "passes/prune.h"
+#include "passes/quantize.h"
 
 using namespace qbert;
 using namespace qbert::engine;
@@ -42,6 +46,13 @@ void run(const std::string& mode, const std::string& cfg_name, const Options& o)
     Rng init = rng.fork("init"), data = rng.fork("data"), drop = rng.fork("dropout");
     model::BertForSequenceClassification m(cfg, init);
     m.set_cls_only_last_layer(!o.full_last_layer);
+    if (mode == "qat") passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 4}));
+    if (mode == "sparse") {
+        passes::PruneConfig pc;
+        pc.weight = passes::PruneSpec{0.5, model::PruneMethod::L1Norm, model::PruneScope::Local};
+        Rng prune_rng = rng.fork("prune");
+        passes::prune(m, pc, prune_rng);
+    }
     AdamWOptions ao;
     ao.lr = 1e-4;
     AdamW opt(m.named_parameters(), ao);
@@ -78,7 +89,7 @@ int main(int argc, char** argv) {
     Options o;
     std::string modes = "train,infer", configs = "tiny,mini", kernels = "fast", matmul = "f32";
     app.add_option("--threads", threads)->capture_default_str();
-    app.add_option("--modes", modes, "train,infer")->capture_default_str();
+    app.add_option("--modes", modes, "train,qat,sparse,infer")->capture_default_str();
     app.add_option("--configs", configs, "tiny,mini,small")->capture_default_str();
     app.add_option("--batch", o.B)->capture_default_str();
     app.add_option("--seq", o.T)->capture_default_str();
@@ -106,7 +117,8 @@ int main(int argc, char** argv) {
                     o.full_last_layer ? "full" : "cls_only", matmul.c_str());
         for (const auto& c : split_csv(configs))
             for (const auto& mo : split_csv(modes)) {
-                if (mo != "train" && mo != "infer") throw Error("unknown mode '" + mo + "'; valid: train, infer");
+                if (mo != "train" && mo != "infer" && mo != "qat" && mo != "sparse")
+                    throw Error("unknown mode '" + mo + "'; valid: train, qat, sparse, infer");
                 run(mo, c, o);
             }
     } catch (const std::exception& e) {

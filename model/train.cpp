@@ -273,6 +273,122 @@ std::string checkpoint_meta(const TrainConfig& cfg) {
     return nlohmann::json{{"max_len", cfg.max_len}, {"vocab", cfg.vocab}, {"train_config", nlohmann::json::parse(cfg.to_json())}}.dump();
 }
 
+std::vector<EpochMetrics> fit(BertForSequenceClassification& m, const Encoded& train_set, const Encoded& val_set,
+                              const FitOptions& o, const TrainHooks& hooks,
+                              const std::function<void(const EpochMetrics&, bool best)>& on_epoch_end) {
+    ENGINE_CHECK(o.epochs >= 1 && o.batch_size >= 1 && o.lr > 0, "fit: epochs >= 1, batch_size >= 1 and lr > 0 must hold, "
+                 "but got epochs=", o.epochs, " batch_size=", o.batch_size, " lr=", o.lr);
+    ENGINE_CHECK(train_set.size() > 0, "fit: the training set is empty");
+    Rng root(o.seed);
+    Rng drop_rng = root.fork("dropout"), batch_rng = root.fork("batches");
+    AdamWOptions ao;
+    ao.lr = o.lr;
+    ao.weight_decay = o.weight_decay;
+    AdamW opt(m.named_parameters(), ao);
+    opt.set_no_decay({"bias", "LayerNorm"});  // HF's convention: no decay on biases and LayerNorm
+    const int64_t steps_per_epoch = (train_set.size() + o.batch_size - 1) / o.batch_size;
+    const int64_t total = steps_per_epoch * o.epochs;
+    const int64_t warmup = static_cast<int64_t>(o.warmup * static_cast<double>(total));
+
+    std::vector<EpochMetrics> history;
+    double best_val = -1.0;
+    int64_t step = 0;
+    for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
+        m.train(true);
+        const auto t0 = std::chrono::steady_clock::now();
+        double loss_sum = 0.0;
+        int64_t correct = 0, seen = 0;
+        for (const auto& rows : make_batches(train_set, o.batch_size, true, batch_rng)) {
+            Batch b = collate(train_set, rows, o.pad_id);
+            Tensor logits = m.logits(b.input_ids, b.attention_mask, drop_rng);
+            Tensor loss = cross_entropy(logits, b.labels);
+            const double lv = loss.item();
+            if (!std::isfinite(lv))
+                throw Error(concat("training diverged: loss is ", lv, " at epoch ", epoch, " step ", step,
+                                   "\nhint: lower the learning rate (now ", o.lr, ") or raise the warm-up"));
+            opt.zero_grad();
+            loss.backward();
+            clip_grad_norm(opt.params(), o.grad_clip);
+            opt.set_lr(o.lr * lr_factor(LrSchedule::LinearWarmupDecay, step, warmup, total));
+            opt.step();
+            ++step;
+            const float* l = logits.data<float>();
+            for (size_t j = 0; j < rows.size(); ++j) correct += (l[2 * j + 1] > l[2 * j] ? 1 : 0) == b.labels.data<int32_t>()[j];
+            seen += static_cast<int64_t>(rows.size());
+            loss_sum += lv * static_cast<double>(rows.size());
+            if (hooks.on_step) hooks.on_step(step, total, loss_sum / seen, static_cast<double>(correct) / seen);
+        }
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const EvalResult val = evaluate(m, val_set, o.eval_batch_size, o.pad_id);
+        EpochMetrics em{epoch, loss_sum / seen, static_cast<double>(correct) / seen, val.accuracy, secs, seen / secs};
+        history.push_back(em);
+        const bool best = val.accuracy > best_val;
+        if (best) best_val = val.accuracy;
+        if (on_epoch_end) on_epoch_end(em, best);
+        if (hooks.on_epoch) hooks.on_epoch(em);
+    }
+    return history;
+}
+
+TrainConfig TrainConfig::from_checkpoint_meta(const std::string& meta_json, const std::string& source) {
+    TrainConfig c;
+    try {
+        const nlohmann::json meta = nlohmann::json::parse(meta_json.empty() ? "{}" : meta_json);
+        if (meta.contains("max_len")) c.max_len = meta["max_len"].get<int64_t>();
+        if (meta.contains("vocab")) c.vocab = meta["vocab"].get<std::string>();
+        if (!meta.contains("train_config")) return c;
+        const nlohmann::json& t = meta["train_config"];
+        c.preset = t.value("preset", c.preset);
+        if (t.contains("data")) {
+            const auto& d = t["data"];
+            c.data_root = d.value("root", c.data_root);
+            c.vocab = d.value("vocab", c.vocab);
+            c.max_len = d.value("max_len", c.max_len);
+            c.val_fraction = d.value("val_fraction", c.val_fraction);
+        }
+        if (t.contains("train")) {
+            const auto& r = t["train"];
+            c.batch_size = r.value("batch_size", c.batch_size);
+            c.eval_batch_size = r.value("eval_batch_size", c.eval_batch_size);
+            c.lr = r.value("lr", c.lr);
+            c.weight_decay = r.value("weight_decay", c.weight_decay);
+            c.grad_clip = r.value("grad_clip", c.grad_clip);
+            c.seed = r.value("seed", c.seed);
+            c.threads = r.value("threads", c.threads);
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(concat(source, ": meta/train_config is malformed: ", e.what()));
+    }
+    return c;
+}
+
+FitOptions TrainConfig::fit_options(int32_t pad_id) const {
+    FitOptions o;
+    o.epochs = epochs;
+    o.batch_size = batch_size;
+    o.eval_batch_size = eval_batch_size;
+    o.lr = lr;
+    o.warmup = warmup;
+    o.weight_decay = weight_decay;
+    o.grad_clip = grad_clip;
+    o.seed = seed;
+    o.pad_id = pad_id;
+    return o;
+}
+
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& history) {
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    {
+        std::ofstream out(tmp);
+        out << "epoch,train_loss,train_accuracy,val_accuracy,seconds,seq_per_s\n";
+        for (const auto& h : history)
+            out << h.epoch << "," << h.train_loss << "," << h.train_accuracy << "," << h.val_accuracy << ","
+                << h.seconds << "," << h.seq_per_s << "\n";
+        if (!out) throw Error(concat("cannot write '", tmp, "'"));
+    }
+    fs::rename(tmp, path);
+}
+
 std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_dir, const TrainHooks& hooks) {
     set_num_threads(cfg.threads);
     set_matmul_precision(cfg.matmul_precision);
@@ -283,72 +399,16 @@ std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_d
     ENGINE_CHECK(tok.vocab_size() <= cfg.model.vocab_size, "vocab '", cfg.vocab, "' has ", tok.vocab_size(),
                  " tokens but model.vocab_size is ", cfg.model.vocab_size);
     Rng root(cfg.seed);
-    Rng init_rng = root.fork("init"), drop_rng = root.fork("dropout"), batch_rng = root.fork("batches");
+    Rng init_rng = root.fork("init");
     const TrainValSets sets = load_train_val(cfg, tok, hooks.on_info);
-    const Encoded& train_set = sets.train;
-    const Encoded& val_set = sets.val;
-
     BertForSequenceClassification m(cfg.model, init_rng);
-    AdamWOptions ao;
-    ao.lr = cfg.lr;
-    ao.weight_decay = cfg.weight_decay;
-    AdamW opt(m.named_parameters(), ao);
-    opt.set_no_decay({"bias", "LayerNorm"});  // HF's convention: no decay on biases and LayerNorm
-    const int64_t steps_per_epoch = (train_set.size() + cfg.batch_size - 1) / cfg.batch_size;
-    const int64_t total = steps_per_epoch * cfg.epochs;
-    const int64_t warmup = static_cast<int64_t>(cfg.warmup * static_cast<double>(total));
-
-    std::vector<EpochMetrics> history;
-    double best_val = -1.0;
-    int64_t step = 0;
     const std::string meta = checkpoint_meta(cfg);
-    for (int64_t epoch = 1; epoch <= cfg.epochs; ++epoch) {
-        m.train(true);
-        const auto t0 = std::chrono::steady_clock::now();
-        double loss_sum = 0.0;
-        int64_t correct = 0, seen = 0;
-        for (const auto& rows : make_batches(train_set, cfg.batch_size, true, batch_rng)) {
-            Batch b = collate(train_set, rows, tok.pad_id());
-            Tensor logits = m.logits(b.input_ids, b.attention_mask, drop_rng);
-            Tensor loss = cross_entropy(logits, b.labels);
-            const double lv = loss.item();
-            if (!std::isfinite(lv))
-                throw Error(concat("training diverged: loss is ", lv, " at epoch ", epoch, " step ", step,
-                                   "\nhint: lower train.lr (now ", cfg.lr, ") or raise train.warmup"));
-            opt.zero_grad();
-            loss.backward();
-            clip_grad_norm(opt.params(), cfg.grad_clip);
-            opt.set_lr(cfg.lr * lr_factor(LrSchedule::LinearWarmupDecay, step, warmup, total));
-            opt.step();
-            ++step;
-            const float* l = logits.data<float>();
-            for (size_t j = 0; j < rows.size(); ++j) correct += (l[2 * j + 1] > l[2 * j] ? 1 : 0) == b.labels.data<int32_t>()[j];
-            seen += static_cast<int64_t>(rows.size());
-            loss_sum += lv * static_cast<double>(rows.size());
-            if (hooks.on_step) hooks.on_step(step, total, loss_sum / seen, static_cast<double>(correct) / seen);
-        }
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const EvalResult val = evaluate(m, val_set, cfg.eval_batch_size, tok.pad_id());
-        EpochMetrics em{epoch, loss_sum / seen, static_cast<double>(correct) / seen, val.accuracy, secs, seen / secs};
+    std::vector<EpochMetrics> history;
+    return fit(m, sets.train, sets.val, cfg.fit_options(tok.pad_id()), hooks, [&](const EpochMetrics& em, bool best) {
+        if (best) save_bert((fs::path(out_dir) / "model.h5").string(), m, meta);
         history.push_back(em);
-        if (val.accuracy > best_val) {
-            best_val = val.accuracy;
-            save_bert((fs::path(out_dir) / "model.h5").string(), m, meta);
-        }
-        // metrics.csv: rewritten whole each epoch, through a temp file
-        const fs::path csv = fs::path(out_dir) / "metrics.csv";
-        const fs::path tmp = csv.string() + ".tmp." + std::to_string(::getpid());
-        {
-            std::ofstream out(tmp);
-            out << "epoch,train_loss,train_accuracy,val_accuracy,seconds,seq_per_s\n";
-            for (const auto& h : history)
-                out << h.epoch << "," << h.train_loss << "," << h.train_accuracy << "," << h.val_accuracy << ","
-                    << h.seconds << "," << h.seq_per_s << "\n";
-        }
-        fs::rename(tmp, csv);
-        if (hooks.on_epoch) hooks.on_epoch(em);
-    }
-    return history;
+        write_metrics_csv((fs::path(out_dir) / "metrics.csv").string(), history);  // rewritten whole each epoch
+    });
 }
 
 }  // namespace qbert::model

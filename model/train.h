@@ -13,6 +13,14 @@
 
 namespace qbert::model {
 
+// What fit() needs: the optimisation recipe (AdamW, linear warm-up then decay, gradient clipping).
+struct FitOptions {
+    int64_t epochs = 1, batch_size = 32, eval_batch_size = 32;
+    double lr = 1e-4, warmup = 0.0, weight_decay = 0.01, grad_clip = 1.0;
+    uint64_t seed = 0;  // batch order and dropout
+    int32_t pad_id = 0;
+};
+
 struct TrainConfig {
     BertConfig model;  // [model] preset = "tiny" plus any BertConfig field
     std::string preset = "tiny";
@@ -42,6 +50,9 @@ struct TrainConfig {
     static TrainConfig from_toml_string(const std::string& text, const std::string& source,
                                         const std::vector<std::string>& overrides = {});
     std::string to_json() const;
+    FitOptions fit_options(int32_t pad_id) const;
+    // The config a checkpoint was trained with (its meta "train_config"); fields it lacks keep their defaults.
+    static TrainConfig from_checkpoint_meta(const std::string& meta_json, const std::string& source);
 };
 
 struct EpochMetrics {
@@ -74,6 +85,16 @@ TrainValSets load_train_val(const TrainConfig& cfg, const Tokenizer& tok,
 
 // The meta JSON a checkpoint carries (max_len, vocab, the whole training config), as train() and init write it.
 std::string checkpoint_meta(const TrainConfig& cfg);
+
+// Trains `m` in place for o.epochs, evaluating on val_set after each epoch; on_epoch_end(metrics, best) runs
+// then (best = highest validation accuracy so far). A non-finite loss throws naming the epoch and step.
+// Used by train() (from scratch) and by QAT / pruning fine-tuning (from a checkpoint).
+std::vector<EpochMetrics> fit(BertForSequenceClassification& m, const Encoded& train_set, const Encoded& val_set,
+                              const FitOptions& o, const TrainHooks& hooks = {},
+                              const std::function<void(const EpochMetrics&, bool best)>& on_epoch_end = nullptr);
+
+// metrics.csv (epoch,train_loss,train_accuracy,val_accuracy,seconds,seq_per_s) through a temp file.
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& history);
 
 // Trains, keeping the checkpoint with the best validation accuracy at out_dir/model.h5 and a row per epoch in
 // out_dir/metrics.csv (both written to temp files and renamed). Returns the metrics.

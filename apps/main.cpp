@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "apps/compress.h"
+#include "apps/lab1.h"
 #include "apps/progress.h"
 #include "engine/engine.h"
 #include "model/mlp_demo.h"
@@ -288,6 +289,8 @@ int main(int argc, char** argv) {
 
     apps::CompressCommands compress;
     apps::register_compress_commands(app, compress);
+    apps::Lab1Commands lab1;
+    apps::register_lab1_commands(app, lab1);
 
     try {
         app.parse(argc, argv);
@@ -305,6 +308,7 @@ int main(int argc, char** argv) {
         if (*init) return run_init(train_config, train_sets, init_out);
         if (*import_hf) return run_import_hf(hf_dir, hf_out, hf_seed);
         if (auto rc = apps::run_compress_commands(compress)) return *rc;
+        if (auto rc = apps::run_lab1_commands(lab1)) return *rc;
     } catch (const engine::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

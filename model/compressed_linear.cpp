@@ -66,6 +66,7 @@ Tensor CompressedLinear::prune_activation(const Tensor& x) {
             for (int64_t i = 0; i < n; ++i) m[i] = act_rng_.uniform() < a.sparsity ? 0.0f : 1.0f;
         } else {
             const double t = a.scope == PruneScope::Local ? quantile_abs({xc}, a.sparsity) : a.global_threshold;
+#pragma omp parallel for schedule(static)
             for (int64_t i = 0; i < n; ++i) m[i] = std::abs(static_cast<double>(xv[i])) > t ? 1.0f : 0.0f;
         }
     }

@@ -39,13 +39,23 @@ std::vector<CalibratedLayer> calibrate(model::Module& model, const std::function
                 max_in[&l] = m;
             }
         });
-    // the ranges are over every position, so BERT's last layer must compute them all while we look
+    // The ranges are those of the float model: with the uncalibrated formats on, an early layer's saturated
+    // (or zeroed) outputs would hide the real ranges of every later layer. They are over every position, so
+    // BERT's last layer must compute them all while we look.
+    std::vector<model::LinearQuantConfig> formats;
+    for (auto& [name, c] : layers) {
+        formats.push_back(*c->quant());
+        c->set_quant(std::nullopt);
+    }
     auto* bert = dynamic_cast<model::BertForSequenceClassification*>(&model);
     const bool cls_only = bert && bert->cls_only_last_layer();
     if (bert) bert->set_cls_only_last_layer(false);
     run_batches();
     if (bert) bert->set_cls_only_last_layer(cls_only);
-    for (auto& [name, c] : layers) c->set_observer(nullptr);
+    for (size_t i = 0; i < layers.size(); ++i) {
+        layers[i].second->set_observer(nullptr);
+        layers[i].second->set_quant(formats[i]);
+    }
 
     std::vector<CalibratedLayer> out;
     for (auto& [name, c] : layers) {

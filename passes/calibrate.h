@@ -2,7 +2,8 @@
 // widths saturate). For each quantized layer, picks per tensor (input, weight, bias) the largest frac_width
 // whose range still holds the largest |value| seen: f = floor(log2(qmax / max|x|)), i.e. no saturation at all,
 // or, with `percentile` < 1, holds that quantile of |x| (clipping the rarest outliers for finer steps).
-// Inputs are observed over the forward passes `run_batches` makes; weights and biases are read directly.
+// Inputs are observed over the forward passes `run_batches` makes, with quantization switched off (the float
+// model's ranges); weights and biases are read directly.
 #pragma once
 
 #include <functional>

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/autograd/node.h"
+#include "engine/core/config.h"
 #include "engine/kernels/fast/fast.h"
 #include "engine/kernels/ref/ref.h"
 #include "engine/ops/common.h"
@@ -115,21 +116,73 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     });
 }
 
+namespace {
+// The k-th smallest of v (k from 0), the plain way: a partial sort of a copy.
+template <class T>
+T kth_smallest_ref(std::vector<T> v, int64_t k) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+    return v[static_cast<size_t>(k)];
+}
+}  // namespace
+
 double quantile_abs(const std::vector<Tensor>& xs, double q) {
     ENGINE_CHECK(q >= 0.0 && q <= 1.0, "quantile_abs: q must be in [0, 1], but got ", q);
-    std::vector<double> v;
+    bool all_f32 = true;
+    int64_t n = 0;
     for (const Tensor& x : xs) {
         ENGINE_CHECK(is_floating(x.dtype()), "quantile_abs: floating tensors only, but got ", x.str());
-        for (double e : x.to_vector_f64()) v.push_back(std::abs(e));
+        all_f32 = all_f32 && x.dtype() == DType::F32;
+        n += x.numel();
     }
-    ENGINE_CHECK(!v.empty(), "quantile_abs: no elements");
-    const double pos = q * static_cast<double>(v.size() - 1);
-    const size_t lo = static_cast<size_t>(std::floor(pos));
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(lo), v.end());
-    const double a = v[lo];
-    if (lo + 1 >= v.size() || pos == static_cast<double>(lo)) return a;
-    const double b = *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(lo) + 1, v.end());  // order statistic lo+1
-    return a + (pos - static_cast<double>(lo)) * (b - a);
+    ENGINE_CHECK(n > 0, "quantile_abs: no elements");
+    // order statistics lo and lo + 1 around position q * (n - 1), then linear interpolation
+    const double pos = q * static_cast<double>(n - 1);
+    const int64_t lo = static_cast<int64_t>(std::floor(pos));
+    const double frac = pos - static_cast<double>(lo);
+    const bool need_hi = frac > 0.0 && lo + 1 < n;
+    auto interpolate = [&](double a, double b) { return need_hi ? a + frac * (b - a) : a; };
+    if (!all_f32) {  // doubles (tests, gradchecks): the reference way only
+        std::vector<double> v;
+        v.reserve(static_cast<size_t>(n));
+        for (const Tensor& x : xs)
+            for (double e : x.to_vector_f64()) v.push_back(std::abs(e));
+        return interpolate(kth_smallest_ref(v, lo), need_hi ? kth_smallest_ref(v, lo + 1) : 0.0);
+    }
+    Tensor flat;  // one contiguous buffer (no copy for a single contiguous tensor)
+    if (xs.size() == 1) {
+        flat = contig(xs[0]);
+    } else {
+        flat = Tensor::empty({n}, DType::F32);
+        int64_t off = 0;
+        for (const Tensor& x : xs) {
+            Tensor c = contig(x);
+            std::copy(c.data<float>(), c.data<float>() + c.numel(), flat.data<float>() + off);
+            off += c.numel();
+        }
+    }
+    const float* p = flat.data<float>();
+    auto ref = [&] {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = std::abs(p[i]);
+        const double a = kth_smallest_ref(v, lo);
+        return interpolate(a, need_hi ? static_cast<double>(kth_smallest_ref(std::move(v), lo + 1)) : 0.0);
+    };
+    auto fast = [&] {
+        float a = 0, b = 0;
+        fast::kth_smallest_abs_pair_fast(p, n, lo, &a, need_hi ? &b : nullptr);
+        return interpolate(a, b);
+    };
+    switch (kernel_mode("quantile")) {
+        case KernelMode::Ref: return ref();
+        case KernelMode::Fast: return fast();
+        case KernelMode::Check: {
+            const double r = ref(), f = fast();
+            if (r != f)
+                throw KernelMismatch(detail::concat("quantile_abs: fast ", f, " != ref ", r, " (n=", n, ", q=", q, ")"));
+            return f;
+        }
+    }
+    return fast();
 }
 
 }  // namespace qbert::engine

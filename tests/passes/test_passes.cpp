@@ -46,6 +46,30 @@ TEST_CASE("quantile_abs interpolates linearly as torch.quantile", "[passes][quan
     REQUIRE_THROWS_WITH(engine::quantile_abs({from({1}, {1})}, 1.5), Contains("[0, 1]"));
 }
 
+TEST_CASE("quantile_abs: the radix-select fast path equals the reference exactly", "[passes][quantile][fast]") {
+    Rng rng(11);
+    for (int64_t n : {1, 2, 7, 1000, 100003}) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (auto& e : v) e = static_cast<float>(rng.normal());
+        for (size_t i = 0; i < v.size(); i += 5) v[i] = 0.0f;             // many ties at zero
+        for (size_t i = 1; i < v.size(); i += 7) v[i] = -v[i / 2];         // equal magnitudes, both signs
+        const Tensor t = from(v, {n});
+        for (double q : {0.0, 0.1, 0.25, 0.5, 0.7, 0.9, 0.999, 1.0}) {
+            CAPTURE(n, q);
+            double r, f;
+            {
+                KernelModeGuard g("ref");
+                r = engine::quantile_abs({t}, q);
+            }
+            {
+                KernelModeGuard g("fast");
+                f = engine::quantile_abs({t}, q);
+            }
+            REQUIRE(r == f);
+        }
+    }
+}
+
 TEST_CASE("CompressedLinear: nothing set computes Linear; quantized = linear(Q(x), Q(W), Q(b))", "[passes][linear]") {
     auto lin = make_linear(6, 4, 1);
     model::CompressedLinear c(*lin);
@@ -254,6 +278,35 @@ TEST_CASE("calibration picks the largest fraction width that does not saturate",
     REQUIRE(in.width == 6);
     REQUIRE(mx <= in.max_value());
     REQUIRE(mx * 2 > in.max_value());  // one more fraction bit would saturate
+}
+
+TEST_CASE("calibration observes the float model, not the uncalibrated formats", "[passes][calibrate]") {
+    // two layers in a row; Q4.0 on the first would round its small weights to 0 and hide the second's range
+    auto a = make_linear(4, 4, 1), b = make_linear(4, 2, 2);
+    {
+        NoGradGuard ng;
+        a->weight() = engine::scale(a->weight(), 0.1).detach();
+    }
+    auto n = std::make_shared<Net>();
+    n->add("a", a);
+    n->add("b", b);
+    Tensor x = input({3, 4}, 5, DType::F32);
+    std::vector<double> hidden;
+    {
+        NoGradGuard ng;
+        hidden = a->forward(x).to_vector_f64();  // what b sees in float
+    }
+    double mx = 0;
+    for (double v : hidden) mx = std::max(mx, std::abs(v));
+    passes::quantize(*n, passes::QuantizeConfig::uniform(FixedPoint{4, 0}));
+    const auto res = passes::calibrate(*n, [&] {
+        NoGradGuard ng;
+        (void)n->child("b").forward(n->child("a").forward(x));
+    });
+    REQUIRE(res[1].name == "b");
+    REQUIRE(res[1].data_in_range == Approx(mx));
+    REQUIRE(mx > 0);
+    REQUIRE(dynamic_cast<model::CompressedLinear&>(n->child("a")).quant()->weight.width == 4);  // formats back on
 }
 
 TEST_CASE("a quantized and pruned BERT checkpoint round-trips: masks as u8 datasets, same logits", "[passes][checkpoint]") {

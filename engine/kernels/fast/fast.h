@@ -54,4 +54,8 @@ void fake_quant_forward_fast(const float* x, float* y, int64_t n, float scale, f
 void fake_quant_clipped_backward_fast(const float* x, const float* dy, float* dx, int64_t n, float scale, float qmin,
                                       float qmax, bool floor);
 
+// The k-th smallest |x[i]| (k from 0) and, if `next` is not null, the (k+1)-th (or the k-th again when
+// k + 1 == n), exactly: radix select on the float bits (see select.cpp).
+void kth_smallest_abs_pair_fast(const float* x, int64_t n, int64_t k, float* kth, float* next);
+
 }  // namespace qbert::engine::fast

@@ -1,0 +1,34 @@
+// Lab 1 end to end: the quantization sweep (PTQ vs QAT over fixed-point widths), the pruning sweep (random vs
+// L1-norm over sparsities, on the best quantized model), and `qbert lab1` running both from the base model.
+// Every finished point is appended to its CSV at once; rerunning the same command skips finished points.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/compress.h"
+
+namespace qbert::apps {
+
+struct SweepOptions {
+    CompressOptions base;  // checkpoint, data, limits, lr, seed, threads, epochs (QAT / fine-tuning)
+    std::string out;
+    std::vector<int> widths{4, 8, 12, 16, 20, 24, 28, 32};
+    std::string frac_rule = "half";  // half: frac = width / 2 (Mase's default); calibrated: also calibrated curves
+    std::vector<double> sparsities{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+    std::vector<std::string> methods{"random", "l1-norm"};
+    std::string profile = "quick";  // lab1: quick | full
+};
+
+struct Lab1Commands {
+    CLI::App *sweep = nullptr, *sweep_quant = nullptr, *sweep_prune = nullptr, *lab1 = nullptr;
+    SweepOptions o;
+};
+
+void register_lab1_commands(CLI::App& app, Lab1Commands& c);
+std::optional<int> run_lab1_commands(const Lab1Commands& c);
+
+}  // namespace qbert::apps

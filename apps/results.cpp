@@ -1,0 +1,161 @@
+#include "apps/results.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/core/error.h"
+
+namespace qbert::apps {
+
+namespace fs = std::filesystem;
+using engine::Error;
+using engine::detail::concat;
+
+namespace {
+std::vector<std::string> split_csv_line(const std::string& line) {
+    std::vector<std::string> out;
+    std::stringstream ss(line);
+    for (std::string f; std::getline(ss, f, ',');) out.push_back(f);
+    if (!line.empty() && line.back() == ',') out.emplace_back();
+    return out;
+}
+}  // namespace
+
+ResultTable::ResultTable(std::string path, std::vector<std::string> columns, std::vector<std::string> key_columns)
+    : path_(std::move(path)), columns_(std::move(columns)), keys_(std::move(key_columns)) {
+    std::ifstream in(path_);
+    if (!in) return;
+    std::string line;
+    if (!std::getline(in, line)) return;
+    if (split_csv_line(line) != columns_) {
+        std::string want;
+        for (const auto& c : columns_) want += (want.empty() ? "" : ",") + c;
+        throw Error(concat("results file '", path_, "' has header '", line, "', expected '", want,
+                           "' (written by another version? move it away to start over)"));
+    }
+    int64_t lineno = 1;
+    while (std::getline(in, line)) {
+        ++lineno;
+        if (line.empty()) continue;
+        const auto f = split_csv_line(line);
+        if (f.size() != columns_.size())
+            throw Error(concat("results file '", path_, "' line ", lineno, ": ", f.size(), " fields, expected ", columns_.size()));
+        Row r;
+        for (size_t i = 0; i < f.size(); ++i) r[columns_[i]] = f[i];
+        rows_.push_back(r);
+    }
+}
+
+bool ResultTable::same_key(const Row& a, const Row& b) const {
+    for (const auto& k : keys_) {
+        auto ia = a.find(k), ib = b.find(k);
+        if (ia == a.end() || ib == b.end() || ia->second != ib->second) return false;
+    }
+    return true;
+}
+
+const ResultTable::Row* ResultTable::find(const Row& key) const {
+    for (const auto& r : rows_)
+        if (same_key(r, key)) return &r;
+    return nullptr;
+}
+bool ResultTable::has(const Row& key) const { return find(key) != nullptr; }
+
+void ResultTable::add(const Row& row) {
+    for (const auto& c : columns_)
+        if (!row.count(c)) throw Error(concat("results row for '", path_, "' lacks column '", c, "'"));
+    for (auto& r : rows_)
+        if (same_key(r, row)) {
+            r = row;
+            write();
+            return;
+        }
+    rows_.push_back(row);
+    write();
+}
+
+void ResultTable::write() const {
+    const std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
+    {
+        std::ofstream out(tmp);
+        for (size_t i = 0; i < columns_.size(); ++i) out << (i ? "," : "") << columns_[i];
+        out << "\n";
+        for (const auto& r : rows_) {
+            for (size_t i = 0; i < columns_.size(); ++i) out << (i ? "," : "") << r.at(columns_[i]);
+            out << "\n";
+        }
+        if (!out) throw Error(concat("cannot write '", tmp, "'"));
+    }
+    fs::rename(tmp, path_);
+}
+
+void ResultTable::write_wide(const std::string& path, const std::string& x_column, const std::vector<std::string>& xs,
+                             const std::vector<Series>& series) const {
+    std::ofstream out(path);
+    out << x_column;
+    for (const auto& s : series) out << "," << s.header;
+    out << "\n";
+    for (const auto& x : xs) {
+        out << x;
+        for (const auto& s : series) {
+            const Row* hit = nullptr;
+            for (const auto& r : rows_) {
+                bool ok = r.count(x_column) && r.at(x_column) == x;
+                for (const auto& [k, v] : s.match) ok = ok && r.count(k) && r.at(k) == v;
+                if (ok) hit = &r;
+            }
+            out << "," << (hit ? hit->at(s.column) : "NaN");
+        }
+        out << "\n";
+    }
+    if (!out) throw Error(concat("cannot write '", path, "'"));
+}
+
+std::string fmt_num(double v, int digits) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*f", digits, v);
+    return b;
+}
+
+bool plot(const Figure& f, const std::string& stem) {
+    const std::string gp = stem + ".gp";
+    {
+        std::ofstream out(gp);
+        out << "# drawn by qbert from the CSV beside it; rerun: gnuplot " << fs::path(gp).filename().string() << "\n";
+        out << "set datafile separator ','\nset key bottom right box opaque\nset grid\n";
+        out << "set title \"" << f.title << "\"\nset xlabel \"" << f.xlabel << "\"\nset ylabel \"" << f.ylabel << "\"\n";
+        if (!f.xtics.empty()) out << "set xtics " << f.xtics << "\n";
+        out << "set yrange [" << f.ymin << ":" << f.ymax << "]\n";
+        for (const auto& [label, y] : f.hlines)
+            out << "set arrow from graph 0, first " << y << " to graph 1, first " << y << " nohead dt 2 lc rgb '#555555'\n"
+                << "set label \"" << label << "\" at graph 0.02, first " << y + 0.008 << " tc rgb '#555555'\n";
+        std::string plot_cmd = "plot ";
+        for (size_t i = 0; i < f.curves.size(); ++i) {
+            const Curve& c = f.curves[i];
+            plot_cmd += (i ? ", \\\n     " : "") + std::string("'") + fs::path(c.data_file).filename().string() +
+                        "' every ::1 using " + c.using_spec + " with " + c.style + " lw 2 pt 7 title \"" + c.title + "\"";
+        }
+        const std::string name = fs::path(stem).filename().string();
+        out << "set terminal pngcairo size 900,600 font ',11'\nset output '" << name << ".png'\n" << plot_cmd << "\n";
+        out << "set terminal svg size 900,600 font ',11'\nset output '" << name << ".svg'\n" << plot_cmd << "\n";
+    }
+    if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
+        std::fprintf(stderr, "warning: gnuplot not found: wrote %s but no figure (apt-get install gnuplot-nox)\n", gp.c_str());
+        return false;
+    }
+    const std::string dir = fs::path(stem).parent_path().string();
+    const std::string cmd = "cd '" + (dir.empty() ? std::string(".") : dir) + "' && gnuplot '" +
+                            fs::path(gp).filename().string() + "' 2> '" + fs::path(stem).filename().string() + ".gp.log'";
+    if (std::system(cmd.c_str()) != 0) {
+        std::fprintf(stderr, "warning: gnuplot failed on %s (see %s.gp.log)\n", gp.c_str(), stem.c_str());
+        return false;
+    }
+    return fs::exists(stem + ".png") && fs::exists(stem + ".svg");
+}
+
+}  // namespace qbert::apps

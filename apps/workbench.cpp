@@ -1,0 +1,72 @@
+#include "apps/workbench.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "apps/progress.h"
+
+namespace qbert::apps {
+
+Workbench::Workbench(const CompressOptions& o) {
+    engine::set_num_threads(o.threads);
+    std::string meta;
+    m = model::load_bert(o.checkpoint, &meta);
+    cfg = model::TrainConfig::from_checkpoint_meta(meta, "checkpoint '" + o.checkpoint + "'");
+    cfg.data_root = o.data_root;
+    cfg.train_limit = o.train_limit;
+    tok = std::make_unique<model::Tokenizer>(model::Tokenizer::from_file(cfg.vocab));
+    sets = model::load_train_val(cfg, *tok);
+    std::vector<model::Review> rows = model::load_imdb(cfg.data_root, "test");
+    if (o.test_limit > 0 && o.test_limit < static_cast<int64_t>(rows.size()))
+        rows.resize(static_cast<size_t>(o.test_limit));
+    test = model::encode_reviews(rows, *tok, cfg.max_len, cfg.cache_dir);
+}
+double Workbench::test_accuracy() {
+    return model::evaluate(*m, test, cfg.eval_batch_size, tok->pad_id()).accuracy;
+}
+void Workbench::run_batches(int64_t n) {
+    engine::NoGradGuard ng;
+    m->train(false);
+    engine::Rng r(cfg.seed), drop(0);
+    int64_t done = 0;
+    for (const auto& rows : model::make_batches(sets.train, cfg.eval_batch_size, true, r)) {
+        if (done++ >= n) break;
+        model::Batch b = model::collate(sets.train, rows, tok->pad_id());
+        (void)m->logits(b.input_ids, b.attention_mask, drop);
+    }
+}
+void Workbench::finetune(const CompressOptions& o, const char* what) {
+    model::FitOptions f = cfg.fit_options(tok->pad_id());
+    f.epochs = o.epochs;
+    f.lr = o.lr;
+    f.warmup = 0.0;  // as Mase's fine-tuning: linear decay from the start
+    f.seed = o.seed;
+    std::unique_ptr<Progress> bar;
+    model::TrainHooks h;
+    h.on_step = [&](int64_t step, int64_t total, double loss, double acc) {
+        if (!bar) bar = std::make_unique<Progress>(what, total, "step");
+        char info[80];
+        std::snprintf(info, sizeof info, "loss=%.4f acc=%.4f", loss, acc);
+        bar->update(step, info);
+    };
+    h.on_epoch = [](const model::EpochMetrics& e) {
+        std::fprintf(stderr, "\n");
+        std::printf("epoch=%ld train_loss=%.4f val_accuracy=%.4f seconds=%.1f\n", long(e.epoch),
+                    e.train_loss, e.val_accuracy, e.seconds);
+        std::fflush(stdout);
+    };
+    model::fit(*m, sets.train, sets.val, f, h);
+}
+void Workbench::save(const std::string& out, const std::string& extra_key,
+                     const std::string& extra_json) {
+    nlohmann::json meta = nlohmann::json::parse(model::checkpoint_meta(cfg));
+    meta[extra_key] = nlohmann::json::parse(extra_json);
+    model::save_bert(out, *m, meta.dump());
+    std::printf("checkpoint=%s\n", out.c_str());
+}
+
+void Workbench::reload(const std::string& path) {
+    m = model::load_bert(path);
+}
+
+}  // namespace qbert::apps

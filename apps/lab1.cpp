@@ -239,7 +239,7 @@ std::string pick_quantized(const SweepOptions& o, const ResultTable& t) {
             width = std::stoi(r.at("width")), rule = r.at("frac_rule");
     if (rule.empty()) throw Error("lab1: the quantization sweep has no results");
     std::printf("best_quantized=width %d (%s frac), within 0.5 points of the best QAT accuracy %.4f\n", width, rule.c_str(), best);
-    return quant_ckpt(o.out + "/quant", width, rule);
+    return quant_ckpt(o.out, width, rule);  // o: the quantization sweep's options
 }
 
 int lab1(const SweepOptions& in) {

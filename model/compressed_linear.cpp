@@ -63,7 +63,12 @@ Tensor CompressedLinear::prune_activation(const Tensor& x) {
         float* m = mask.data<float>();
         const int64_t n = x.numel();
         if (a.method == PruneMethod::Random) {
-            for (int64_t i = 0; i < n; ++i) m[i] = act_rng_.uniform() < a.sparsity ? 0.0f : 1.0f;
+            // a fresh mask per call: element i is dropped when hash(call seed, i) < sparsity. Counter-based,
+            // so the loop runs in parallel and the mask does not depend on the thread count.
+            const uint64_t call_seed = act_rng_.next_u64();
+            const float s = static_cast<float>(a.sparsity);
+#pragma omp parallel for schedule(static)
+            for (int64_t i = 0; i < n; ++i) m[i] = engine::hash_uniform(call_seed, static_cast<uint64_t>(i)) < s ? 0.0f : 1.0f;
         } else {
             const double t = a.scope == PruneScope::Local ? quantile_abs({xc}, a.sparsity) : a.global_threshold;
 #pragma omp parallel for schedule(static)

@@ -30,4 +30,14 @@ private:
     double spare_ = 0.0;
 };
 
+// A uniform float in [0, 1) (24 random bits) that is a pure function of (seed, index): splitmix64 of the
+// pair. For masks drawn in parallel loops, where a sequential generator would serialize the work.
+inline float hash_uniform(uint64_t seed, uint64_t index) {
+    uint64_t z = seed + 0x9e3779b97f4a7c15ull * (index + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return static_cast<float>(z >> 40) * 0x1p-24f;
+}
+
 }  // namespace qbert::engine

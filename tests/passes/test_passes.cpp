@@ -234,6 +234,25 @@ TEST_CASE("prune pass: L1 thresholds and ties as Mase, random seeded, global sco
         Tensor xp = from({0, -5, 0, 0, 0, 8, -7, 4}, {2, 4});
         REQUIRE(n->child("l").forward(x).to_vector_f32() == lin->forward(xp).to_vector_f32());
     }
+    {  // activation random: a fresh mask each call, near the target fraction, seeded
+        auto n = std::make_shared<Net>();
+        auto lin = make_linear(1000, 1, 1);
+        n->add("l", lin);
+        Rng r(3);
+        passes::prune(*n, pcfg("[weight]\nsparsity = 0.0\n[activation]\nsparsity = 0.3\nmethod = \"random\"\n"), r);
+        auto& c = dynamic_cast<model::CompressedLinear&>(n->child("l"));
+        std::vector<float> seen;
+        c.set_observer([&](const model::CompressedLinear&, const Tensor& xin) { seen = xin.to_vector_f32(); });
+        NoGradGuard ng;
+        const Tensor ones = Tensor::full({4, 1000}, 1.0, DType::F32);
+        (void)c.forward(ones);
+        const std::vector<float> first = seen;
+        (void)c.forward(ones);
+        int64_t zeros = 0;
+        for (float v : first) zeros += v == 0.0f;
+        REQUIRE(std::abs(static_cast<double>(zeros) / 4000.0 - 0.3) < 0.03);
+        REQUIRE(first != seen);  // a new mask each call
+    }
     REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 1.5\n" + act0), Contains("[weight]") && Contains("[0, 1]"));
     REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 0.5\n"), Contains("missing section [activation]"));
     REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 0.5\nmethod = \"l2\"\n" + act0), Contains("random, l1-norm"));

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
+#include <functional>
 
 #include "apps/progress.h"
 #include "apps/results.h"
@@ -161,6 +161,46 @@ void plot_prune(const SweepOptions& o, const ResultTable& t, double unpruned) {
         std::printf("figure=%s/prune_sweep.png\n", o.out.c_str());
 }
 
+// A sweep directory belongs to one set of settings: the first run records them in DIR/settings.json, and a
+// later run with different ones (which would mix incomparable points in one CSV) stops, naming the field.
+void check_settings(const SweepOptions& o) {
+    const CompressOptions& b = o.base;
+    const nlohmann::json now{{"checkpoint", b.checkpoint}, {"data", b.data_root},   {"epochs", b.epochs},
+                             {"lr", b.lr},                 {"train_limit", b.train_limit},
+                             {"test_limit", b.test_limit}, {"seed", b.seed},        {"calib_batches", b.calib_batches}};
+    const fs::path path = fs::path(o.out) / "settings.json";
+    if (std::ifstream in(path); in) {
+        nlohmann::json before;
+        try {
+            in >> before;
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(concat("'", path.string(), "' is not JSON: ", e.what()));
+        }
+        for (const auto& [key, value] : now.items())
+            if (!before.contains(key) || before[key] != value)
+                throw Error(concat("'", path.string(), "': this directory was started with ", key, " = ",
+                                   before.contains(key) ? before[key].dump() : "(none)", ", now ", value.dump(),
+                                   "; use another --out, or the same settings to resume"));
+        return;
+    }
+    const std::string tmp = path.string() + ".tmp";
+    std::ofstream(tmp) << now.dump(2) << "\n";
+    fs::rename(tmp, path);
+}
+
+// Runs one sweep point unless the table has it already (a resumed run), and reports it.
+void run_point(ResultTable& t, PointClock& clock, const ResultTable::Row& key, const std::string& label,
+               const std::function<void()>& compute,
+               const std::function<std::string(const ResultTable::Row&)>& summary) {
+    if (t.has(key)) {
+        clock.report(label + ": done earlier, skipped", -1.0);
+        return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    compute();
+    clock.report(label + ": " + summary(*t.find(key)), seconds_since(t0));
+}
+
 // The checkpoint's own accuracy on the sweep's test set (cached in DIR/reference.csv).
 double reference_accuracy(Workbench& w, const SweepOptions& o, const std::string& label) {
     ResultTable t((fs::path(o.out) / "reference.csv").string(), {"model", "checkpoint", "accuracy", "n"}, {"model", "checkpoint"});
@@ -176,6 +216,7 @@ int sweep_quant(const SweepOptions& o, Workbench& w) {
         throw Error("--frac-rule must be half or calibrated, but got '" + o.frac_rule + "'");
     for (int wd : o.widths) engine::FixedPoint{wd, wd / 2}.validate("--widths");
     fs::create_directories(fs::path(o.out) / "checkpoints");
+    check_settings(o);
     ResultTable t((fs::path(o.out) / "quant_sweep.csv").string(), kQuantColumns, {"width", "frac_rule"});
     const double fp32 = reference_accuracy(w, o, "fp32");
     std::printf("reference_accuracy=%.4f (fp32, n=%ld)\n", fp32, long(w.test.size()));
@@ -183,18 +224,12 @@ int sweep_quant(const SweepOptions& o, Workbench& w) {
     if (o.frac_rule == "calibrated") rules.push_back("calibrated");
     PointClock clock{static_cast<int64_t>(o.widths.size() * rules.size())};
     for (const auto& r : rules)
-        for (int wd : o.widths) {
-            if (t.has({{"width", std::to_string(wd)}, {"frac_rule", r}})) {
-                clock.report("width " + std::to_string(wd) + " " + r + ": done earlier, skipped", -1.0);
-                continue;
-            }
-            const auto t0 = std::chrono::steady_clock::now();
-            quant_point(w, o, wd, r, t);
-            const auto* row = t.find({{"width", std::to_string(wd)}, {"frac_rule", r}});
-            clock.report("width " + std::to_string(wd) + " " + r + ": ptq " + row->at("ptq_accuracy") + " qat " +
-                             row->at("qat_accuracy"),
-                         seconds_since(t0));
-        }
+        for (int wd : o.widths)
+            run_point(t, clock, {{"width", std::to_string(wd)}, {"frac_rule", r}}, "width " + std::to_string(wd) + " " + r,
+                      [&] { quant_point(w, o, wd, r, t); },
+                      [](const ResultTable::Row& row) {
+                          return "ptq " + row.at("ptq_accuracy") + " qat " + row.at("qat_accuracy");
+                      });
     std::printf("results=%s\n", t.path().c_str());
     plot_quant(o, t, fp32);
     return 0;
@@ -206,23 +241,18 @@ int sweep_prune(const SweepOptions& o, Workbench& w) {
     for (const auto& m : o.methods)
         if (m != "random" && m != "l1-norm") throw Error("--methods: '" + m + "' is not one of random, l1-norm");
     fs::create_directories(o.out);
+    check_settings(o);
     ResultTable t((fs::path(o.out) / "prune_sweep.csv").string(), kPruneColumns, {"method", "sparsity"});
     const double unpruned = reference_accuracy(w, o, "unpruned");
     std::printf("reference_accuracy=%.4f (unpruned, n=%ld)\n", unpruned, long(w.test.size()));
     PointClock clock{static_cast<int64_t>(o.methods.size() * o.sparsities.size())};
     for (const auto& m : o.methods)
-        for (double s : o.sparsities) {
-            const std::string label = m + " " + fmt_num(s, 2);
-            if (t.has({{"method", m}, {"sparsity", fmt_num(s, 2)}})) {
-                clock.report(label + ": done earlier, skipped", -1.0);
-                continue;
-            }
-            const auto t0 = std::chrono::steady_clock::now();
-            prune_point(w, o, m, s, t);
-            const auto* row = t.find({{"method", m}, {"sparsity", fmt_num(s, 2)}});
-            clock.report(label + ": pruned " + row->at("pruned_accuracy") + " fine-tuned " + row->at("finetuned_accuracy"),
-                         seconds_since(t0));
-        }
+        for (double s : o.sparsities)
+            run_point(t, clock, {{"method", m}, {"sparsity", fmt_num(s, 2)}}, m + " " + fmt_num(s, 2),
+                      [&] { prune_point(w, o, m, s, t); },
+                      [](const ResultTable::Row& row) {
+                          return "pruned " + row.at("pruned_accuracy") + " fine-tuned " + row.at("finetuned_accuracy");
+                      });
     std::printf("results=%s\n", t.path().c_str());
     plot_prune(o, t, unpruned);
     return 0;
@@ -283,20 +313,6 @@ int lab1(const SweepOptions& in) {
     return 0;
 }
 
-std::vector<int> parse_ints(const std::string& s, const char* what) {
-    std::vector<int> out;
-    std::stringstream ss(s);
-    for (std::string item; std::getline(ss, item, ',');) {
-        try {
-            size_t pos = 0;
-            out.push_back(std::stoi(item, &pos));
-            if (pos != item.size()) throw std::invalid_argument(item);
-        } catch (const std::exception&) {
-            throw Error(concat(what, ": '", item, "' is not an integer"));
-        }
-    }
-    return out;
-}
 }  // namespace
 
 void register_lab1_commands(CLI::App& app, Lab1Commands& c) {

@@ -135,12 +135,7 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
         enc = model::encode_reviews(rows, tok, max_len, model::TrainConfig{}.cache_dir);
     } else if (split == "val") {
         // the split train() made: same code, with the seed and fraction recorded in the checkpoint
-        model::TrainConfig cfg;
-        auto j = nlohmann::json::parse(meta, nullptr, false);
-        if (j.is_object() && j.contains("train_config")) {
-            cfg.seed = j["train_config"]["train"]["seed"].get<uint64_t>();
-            cfg.val_fraction = j["train_config"]["data"]["val_fraction"].get<double>();
-        }
+        model::TrainConfig cfg = model::TrainConfig::from_checkpoint_meta(meta, "checkpoint '" + ckpt + "'");
         cfg.data_root = data_root;
         cfg.max_len = max_len;
         enc = model::load_train_val(cfg, tok).val;

@@ -1,0 +1,261 @@
+#include "search/space.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <toml++/toml.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+namespace qbert::search {
+
+using json = nlohmann::json;
+
+namespace {
+
+json toml_to_json(const toml::node& n, const std::string& where) {
+    if (auto v = n.as_integer()) return v->get();
+    if (auto v = n.as_floating_point()) return v->get();
+    if (auto v = n.as_string()) return v->get();
+    if (auto v = n.as_boolean()) return v->get();
+    throw Error(where + ": values must be numbers, strings or booleans");
+}
+
+double number(const toml::table& t, const char* key, const std::string& where) {
+    const toml::node* n = t.get(key);
+    if (!n) throw Error(where + ": missing key '" + key + "'");
+    if (auto v = n->as_integer()) return static_cast<double>(v->get());
+    if (auto v = n->as_floating_point()) return v->get();
+    throw Error(where + ": '" + key + "' must be a number");
+}
+
+}  // namespace
+
+SearchSpace SearchSpace::from_toml_file(const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) throw Error("search space '" + path + "': cannot open: " + std::strerror(errno));
+    std::string text;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    std::fclose(f);
+    return from_toml_string(text, path);
+}
+
+SearchSpace SearchSpace::from_toml_string(const std::string& text, const std::string& source) {
+    toml::table root;
+    try {
+        root = toml::parse(text, source);
+    } catch (const toml::parse_error& e) {
+        throw Error("search space '" + source + "': line " + std::to_string(e.source().begin.line) + ": " +
+                    std::string(e.description()));
+    }
+    SearchSpace s;
+    for (const auto& [key, node] : root) {
+        const std::string name(key.str());
+        const std::string where = "search space '" + source + "': parameter [" + name + "]";
+        const toml::table* t = node.as_table();
+        if (!t) throw Error(where + ": must be a table ([" + name + "] with type = ...)");
+        const toml::node* type_node = t->get("type");
+        if (!type_node || !type_node->as_string())
+            throw Error(where + ": missing key 'type' (\"int\", \"float\" or \"categorical\")");
+        const std::string type = type_node->as_string()->get();
+        std::set<std::string> valid;
+        Distribution d;
+        if (type == "int") {
+            valid = {"type", "low", "high", "step", "log", "grid"};
+            const double lo = number(*t, "low", where), hi = number(*t, "high", where);
+            const double step = t->get("step") ? number(*t, "step", where) : 1.0;
+            if (lo != std::floor(lo) || hi != std::floor(hi) || step != std::floor(step))
+                throw Error(where + ": low, high and step of an int must be integers");
+            d = Distribution::int_range(static_cast<int64_t>(lo), static_cast<int64_t>(hi), static_cast<int64_t>(step),
+                                        t->get("log") && t->get("log")->value_or(false));
+        } else if (type == "float") {
+            valid = {"type", "low", "high", "log", "grid"};
+            d = Distribution::float_range(number(*t, "low", where), number(*t, "high", where),
+                                          t->get("log") && t->get("log")->value_or(false));
+        } else if (type == "categorical") {
+            valid = {"type", "choices", "grid"};
+            const toml::array* a = t->get("choices") ? t->get("choices")->as_array() : nullptr;
+            if (!a) throw Error(where + ": missing key 'choices' (a list)");
+            std::vector<json> choices;
+            for (const auto& c : *a) choices.push_back(toml_to_json(c, where + " choices"));
+            d = Distribution::categorical(std::move(choices));
+        } else {
+            throw Error(where + ": unknown type '" + type + "'; valid types: int, float, categorical");
+        }
+        for (const auto& [k, v] : *t)
+            if (!valid.count(std::string(k.str()))) {
+                std::string list;
+                for (const auto& x : valid) list += (list.empty() ? "" : ", ") + x;
+                throw Error(where + ": unknown key '" + std::string(k.str()) + "'; valid keys for " + type + ": " + list);
+            }
+        if (const toml::node* l = t->get("log"); l && !l->as_boolean()) throw Error(where + ": 'log' must be true or false");
+        try {
+            d.validate(name);
+        } catch (const Error& e) {
+            throw Error("search space '" + source + "': " + e.what());
+        }
+        if (const toml::node* g = t->get("grid")) {
+            const toml::array* a = g->as_array();
+            if (!a || a->empty()) throw Error(where + ": 'grid' must be a non-empty list");
+            std::vector<json> values;
+            for (const auto& v : *a) values.push_back(toml_to_json(v, where + " grid"));
+            s.grid_values[name] = std::move(values);
+        }
+        s.params.emplace_back(name, d);
+    }
+    if (s.params.empty()) throw Error("search space '" + source + "': no parameters (one [name] table per parameter)");
+    return s;
+}
+
+json SearchSpace::suggest_all(Trial& t) const {
+    json out = json::object();
+    for (const auto& [name, d] : params) out[name] = t.suggest(name, d);
+    return out;
+}
+
+GridSampler::Space SearchSpace::grid() const {
+    GridSampler::Space g;
+    for (const auto& [name, d] : params) {
+        if (auto it = grid_values.find(name); it != grid_values.end()) {
+            g[name] = it->second;
+        } else if (d.kind == Distribution::Kind::Categorical) {
+            g[name] = d.choices;
+        } else if (d.kind == Distribution::Kind::Int) {
+            if ((d.high - d.low) / d.step >= 10000)
+                throw Error("grid: int parameter '" + name + "' has more than 10,000 values; give it a 'grid' list");
+            for (double v = d.low; v <= d.high; v += d.step) g[name].push_back(static_cast<int64_t>(v));
+        } else {
+            throw Error("grid: float parameter '" + name + "' needs a 'grid' list of the values to try");
+        }
+    }
+    return g;
+}
+
+namespace {
+
+std::string as_word(const json& v) {
+    if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        const bool plain = !s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789._-+/=:,@%") == std::string::npos;
+        if (plain) return s;
+        std::string q = "'";
+        for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        return q + "'";
+    }
+    if (v.is_number_float()) {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.17g", v.get<double>());
+        return buf;
+    }
+    return v.dump();  // ints, booleans, null
+}
+
+}  // namespace
+
+std::string substitute(const std::string& command, const json& params) {
+    std::string out;
+    for (size_t i = 0; i < command.size();) {
+        if (command[i] == '{') {
+            const size_t close = command.find('}', i + 1);
+            if (close != std::string::npos) {
+                const std::string name = command.substr(i + 1, close - i - 1);
+                if (params.contains(name)) {
+                    out += as_word(params[name]);
+                    i = close + 1;
+                    continue;
+                }
+            }
+        }
+        out += command[i++];
+    }
+    return out;
+}
+
+ExecResult run_exec(const std::string& command, const json& params, int64_t trial_number,
+                    const std::string& echo_prefix) {
+    const std::string cmd = substitute(command, params);
+    const std::string input = params.dump() + "\n";
+    int in_pipe[2], out_pipe[2];
+    if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0) throw Error(std::string("exec: pipe: ") + std::strerror(errno));
+    const pid_t pid = fork();
+    if (pid < 0) throw Error(std::string("exec: fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        dup2(in_pipe[0], 0);
+        dup2(out_pipe[1], 1);
+        close(in_pipe[0]);
+        close(in_pipe[1]);
+        close(out_pipe[0]);
+        close(out_pipe[1]);
+        setenv("QBERT_TRIAL_NUMBER", std::to_string(trial_number).c_str(), 1);
+        setenv("QBERT_TRIAL_PARAMS", params.dump().c_str(), 1);
+        execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(in_pipe[0]);
+    close(out_pipe[1]);
+    // a command that never reads its stdin must not make us die of SIGPIPE
+    struct sigaction ignore {}, old {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, &old);
+    const ssize_t ignored = write(in_pipe[1], input.data(), input.size());
+    (void)ignored;
+    close(in_pipe[1]);
+    sigaction(SIGPIPE, &old, nullptr);
+
+    std::string line, last;
+    char buf[4096];
+    for (ssize_t n; (n = read(out_pipe[0], buf, sizeof buf)) != 0;) {
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (ssize_t i = 0; i < n; ++i) {
+            if (buf[i] != '\n') {
+                line += buf[i];
+                continue;
+            }
+            if (!echo_prefix.empty()) std::printf("%s%s\n", echo_prefix.c_str(), line.c_str());
+            if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+            line.clear();
+        }
+    }
+    if (!line.empty()) {
+        if (!echo_prefix.empty()) std::printf("%s%s\n", echo_prefix.c_str(), line.c_str());
+        if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+    }
+    std::fflush(stdout);
+    close(out_pipe[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ExecResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const size_t b = last.find_first_not_of(" \t\r"), e = last.find_last_not_of(" \t\r");
+    r.last_line = b == std::string::npos ? "" : last.substr(b, e - b + 1);
+    if (r.exit_code != 0) {
+        r.error = "command exited with status " + std::to_string(r.exit_code) + ": " + cmd;
+        return r;
+    }
+    char* end = nullptr;
+    const double v = std::strtod(r.last_line.c_str(), &end);
+    if (r.last_line.empty() || end != r.last_line.c_str() + r.last_line.size()) {
+        r.error = r.last_line.empty() ? "command printed nothing (its last line must be the objective value)"
+                                      : "last line of the command's output is not a number: '" + r.last_line + "'";
+        return r;
+    }
+    if (!std::isfinite(v)) {
+        r.error = "command printed a non-finite value: '" + r.last_line + "'";
+        return r;
+    }
+    r.value = v;
+    return r;
+}
+
+}  // namespace qbert::search

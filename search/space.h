@@ -1,0 +1,48 @@
+// Search spaces written in TOML (one table per parameter, as `qbert search --space` reads them) and the `exec`
+// objective: run a user command per trial with the sampled parameters, read the value from its last line.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "search/samplers.h"
+
+namespace qbert::search {
+
+// [x]                          [n]                        [act]
+// type = "float"               type = "int"               type = "categorical"
+// low = -5.0                   low = 1                    choices = ["relu", "gelu"]
+// high = 10.0                  high = 8
+// log = false                  step = 1
+// grid = [-5.0, 0.0, 5.0]      (optional: the values the grid sampler tries; ints and categoricals default to all)
+struct SearchSpace {
+    std::vector<std::pair<std::string, Distribution>> params;  // in name order
+    std::map<std::string, std::vector<nlohmann::json>> grid_values;
+
+    // Errors name the file, the parameter and the key (unknown keys list the valid ones).
+    static SearchSpace from_toml_file(const std::string& path);
+    static SearchSpace from_toml_string(const std::string& text, const std::string& source);
+    // Suggests every parameter, in order; returns {name: value}.
+    nlohmann::json suggest_all(Trial& t) const;
+    // The grid: explicit `grid` lists, else every int (at most 10,000 values) and every choice; a float without
+    // `grid` is an error naming it.
+    GridSampler::Space grid() const;
+};
+
+struct ExecResult {
+    int exit_code = 0;
+    std::string last_line;
+    std::optional<double> value;
+    std::string error;  // why there is no value
+};
+
+// Runs `command` with /bin/sh -c after replacing every {name} of a parameter by its value (strings that are not
+// plain words are single-quoted), with the parameters as one JSON object on stdin and in QBERT_TRIAL_PARAMS,
+// and QBERT_TRIAL_NUMBER set. The child's stdout passes through to ours (prefixed with `echo_prefix` unless that
+// is empty) and its last non-empty line must be a number. Stderr passes through.
+ExecResult run_exec(const std::string& command, const nlohmann::json& params, int64_t trial_number,
+                    const std::string& echo_prefix = "  | ");
+std::string substitute(const std::string& command, const nlohmann::json& params);
+
+}  // namespace qbert::search

@@ -1,0 +1,211 @@
+#include "search/study.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+
+namespace qbert::search {
+
+using json = nlohmann::json;
+
+uint64_t SamplerRng::next_u64() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+double SamplerRng::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1p-53; }
+
+uint64_t SamplerRng::below(uint64_t n) {
+    if (n == 0) throw Error("SamplerRng::below(0)");
+    const uint64_t limit = UINT64_MAX - UINT64_MAX % n;  // reject the biased tail
+    uint64_t x;
+    do x = next_u64();
+    while (x >= limit);
+    return x % n;
+}
+
+uint64_t stream_seed(uint64_t seed, int64_t trial_number, const std::string& purpose) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the purpose, then mixed with seed and trial
+    for (unsigned char c : purpose) h = (h ^ c) * 1099511628211ull;
+    SamplerRng mix(seed ^ (h * 0x9e3779b97f4a7c15ull) ^ (static_cast<uint64_t>(trial_number) * 0xd1b54a32d192ed03ull));
+    return mix.next_u64();
+}
+
+// ---- Trial ----
+
+json Trial::suggest(const std::string& name, const Distribution& d) {
+    d.validate(name);
+    if (auto it = t_.params.find(name); it != t_.params.end()) {
+        check_compatible(name, t_.distributions.at(name), d);
+        return d.to_external(it->second);
+    }
+    for (const FrozenTrial& h : study_->cache_)
+        if (auto it = h.distributions.find(name); it != h.distributions.end()) {
+            check_compatible(name, it->second, d);
+            break;
+        }
+    double v;
+    if (d.single()) {
+        v = d.kind == Distribution::Kind::Categorical ? 0.0 : d.low;
+    } else if (auto r = relative_.find(name); r != relative_.end() && d.contains(r->second)) {
+        v = r->second;
+    } else {
+        v = study_->sampler_->sample_independent(*study_, t_, name, d);
+    }
+    study_->storage_->set_param(t_.id, name, v, d);
+    t_.params[name] = v;
+    t_.distributions[name] = d;
+    return d.to_external(v);
+}
+
+int64_t Trial::suggest_int(const std::string& name, int64_t low, int64_t high, int64_t step, bool log) {
+    return suggest(name, Distribution::int_range(low, high, step, log)).get<int64_t>();
+}
+
+double Trial::suggest_float(const std::string& name, double low, double high, bool log) {
+    return suggest(name, Distribution::float_range(low, high, log)).get<double>();
+}
+
+json Trial::suggest_categorical(const std::string& name, const std::vector<json>& choices) {
+    return suggest(name, Distribution::categorical(choices));
+}
+
+std::string Trial::suggest_string(const std::string& name, const std::vector<std::string>& choices) {
+    std::vector<json> c(choices.begin(), choices.end());
+    return suggest_categorical(name, c).get<std::string>();
+}
+
+void Trial::report(double value, int64_t step) {
+    study_->storage_->report(t_.id, step, value);
+    t_.intermediate[step] = value;
+}
+
+void Trial::set_user_attr(const std::string& key, const json& value) {
+    study_->storage_->set_user_attr(t_.id, key, value);
+    t_.user_attrs[key] = value;
+}
+
+// ---- Study ----
+
+Study::Study(std::shared_ptr<Storage> storage, const std::string& name, Direction direction,
+             std::shared_ptr<Sampler> sampler, OpenMode mode, const json& meta)
+    : storage_(std::move(storage)), sampler_(std::move(sampler)) {
+    if (name.empty()) throw Error("a study needs a name");
+    auto existing = storage_->find_study(name);
+    if (existing && mode == OpenMode::Create)
+        throw Error("study '" + name + "' already exists in '" + storage_->path() +
+                    "'; resume it (--resume) or choose another name (--study)");
+    if (!existing && mode == OpenMode::Load)
+        throw Error("no study '" + name + "' in '" + storage_->path() + "' (studies there: " + [&] {
+            std::string s;
+            for (const auto& n : storage_->study_names()) s += (s.empty() ? "" : ", ") + n;
+            return s.empty() ? std::string("none") : s;
+        }() + ")");
+    rec_ = existing ? *existing : storage_->create_study(name, direction, meta);
+    if (rec_.direction != direction)
+        throw Error("study '" + name + "' in '" + storage_->path() + "' is " + direction_name(rec_.direction) +
+                    ", not " + direction_name(direction));
+    trials();
+}
+
+Trial Study::ask() {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    FrozenTrial t = storage_->create_trial(rec_.id, json{{"host", host}, {"pid", static_cast<int64_t>(getpid())},
+                                                         {"sampler", sampler_->name()}});
+    trials();  // what the sampler sees: every trial, finished or running (here or elsewhere)
+    auto relative = sampler_->sample_relative(*this, t);
+    return Trial(this, std::move(t), std::move(relative));
+}
+
+FrozenTrial Study::tell(Trial& trial, double value) {
+    if (!std::isfinite(value))
+        return tell(trial, TrialState::Fail, std::nullopt, "objective returned " + std::to_string(value));
+    return tell(trial, TrialState::Complete, value);
+}
+
+FrozenTrial Study::tell(Trial& trial, TrialState state, std::optional<double> value, const std::string& reason) {
+    if (state == TrialState::Complete && (!value || !std::isfinite(*value)))
+        throw Error("tell: a COMPLETE trial needs a finite value");
+    if (!reason.empty()) storage_->set_system_attr(trial.id(), "reason", reason);
+    storage_->finish_trial(trial.id(), state, state == TrialState::Complete ? value : std::nullopt);
+    FrozenTrial done = storage_->trial(trial.id());
+    sampler_->after_trial(*this, done);
+    return done;
+}
+
+const std::vector<FrozenTrial>& Study::trials() const {
+    size_t from = 0;
+    while (from < cache_.size() && cache_[from].state != TrialState::Running) ++from;
+    auto fresh = storage_->trials(rec_.id, static_cast<int64_t>(from));
+    cache_.resize(from);
+    for (auto& t : fresh) cache_.push_back(std::move(t));
+    return cache_;
+}
+
+std::optional<FrozenTrial> Study::best_of(const std::vector<FrozenTrial>& trials, Direction d) {
+    std::vector<const FrozenTrial*> done;
+    for (const auto& t : trials)
+        if (t.state == TrialState::Complete && t.value) done.push_back(&t);
+    std::sort(done.begin(), done.end(), [](auto* a, auto* b) { return a->finish_order < b->finish_order; });
+    const FrozenTrial* best = nullptr;
+    for (auto* t : done)
+        if (!best || better(d, *t->value, *best->value)) best = t;  // strictly better: ties keep the earlier one
+    return best ? std::optional<FrozenTrial>(*best) : std::nullopt;
+}
+
+std::optional<FrozenTrial> Study::best_trial() const { return best_of(trials(), rec_.direction); }
+
+int64_t Study::optimize(const Objective& objective, const OptimizeOptions& o, const Callback& on_trial_end) {
+    const auto start = std::chrono::steady_clock::now();
+    int64_t ran = 0;
+    stop_ = false;
+    while (!stop_) {
+        if (o.n_trials > 0 && ran >= o.n_trials) break;
+        if (o.timeout_s > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= o.timeout_s)
+            break;
+        if (o.study_trials > 0) {
+            int64_t counted = 0;  // trials failed as stale (their process died) do not count
+            for (const auto& t : trials()) counted += !(t.state == TrialState::Fail && t.system_attrs.contains("stale"));
+            if (counted >= o.study_trials) break;
+        }
+        Trial t = ask();
+        FrozenTrial done;
+        try {
+            const double v = objective(t);
+            done = tell(t, v);
+        } catch (const TrialPruned& e) {
+            done = tell(t, TrialState::Pruned, std::nullopt, e.what());
+        } catch (const std::exception& e) {
+            done = tell(t, TrialState::Fail, std::nullopt, e.what());
+            if (!o.catch_errors) throw;
+        }
+        ++ran;
+        if (on_trial_end) on_trial_end(*this, done);
+    }
+    return ran;
+}
+
+std::vector<int64_t> Study::fail_stale_trials() {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    std::vector<int64_t> failed;
+    for (const FrozenTrial& t : trials()) {
+        if (t.state != TrialState::Running || t.system_attrs.value("host", "") != host) continue;
+        const auto pid = static_cast<pid_t>(t.system_attrs.value("pid", int64_t{-1}));
+        if (pid <= 0 || (kill(pid, 0) == 0 || errno != ESRCH)) continue;  // still alive (or not ours to judge)
+        storage_->set_system_attr(t.id, "stale", true);
+        storage_->set_system_attr(t.id, "reason", "process " + std::to_string(pid) + " ended while the trial ran");
+        storage_->finish_trial(t.id, TrialState::Fail, std::nullopt);
+        failed.push_back(t.number);
+    }
+    return failed;
+}
+
+}  // namespace qbert::search

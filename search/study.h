@@ -1,0 +1,139 @@
+// Optuna-shaped studies: define-by-run trials (suggest_int / suggest_float / suggest_categorical), ask / tell,
+// optimize(objective, n_trials, timeout), best trial = the first strictly best COMPLETE trial (in the order
+// trials finished). Everything a trial does is written to the Storage as it happens.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "search/storage.h"
+
+namespace qbert::search {
+
+class Study;
+
+// The objective throws this to end its trial as PRUNED (e.g. an architecture that cannot be built).
+struct TrialPruned : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// How parameter values are chosen. Samplers see the study's trials as they were when the trial was asked for.
+class Sampler {
+public:
+    virtual ~Sampler() = default;
+    virtual std::string name() const = 0;
+    // Right after a trial is created, before the objective runs (grid: pick a point; multivariate TPE: sample
+    // every parameter of the shared search space jointly). Returns internal values keyed by name.
+    virtual std::map<std::string, double> sample_relative(Study& study, FrozenTrial& trial) {
+        return {};
+    }
+    // A parameter the relative step did not cover, the first time the trial asks for it.
+    virtual double sample_independent(const Study& study, const FrozenTrial& trial, const std::string& name,
+                                      const Distribution& d) = 0;
+    // After a trial has finished and been stored (grid: stop the study once every point is taken).
+    virtual void after_trial(Study& study, const FrozenTrial& trial) {}
+};
+
+// The live handle an objective gets. Each parameter is sampled the first time its name is asked for and
+// stored at once; asking again returns the same value.
+class Trial {
+public:
+    int64_t number() const { return t_.number; }
+    int64_t id() const { return t_.id; }
+    int64_t suggest_int(const std::string& name, int64_t low, int64_t high, int64_t step = 1, bool log = false);
+    double suggest_float(const std::string& name, double low, double high, bool log = false);
+    nlohmann::json suggest_categorical(const std::string& name, const std::vector<nlohmann::json>& choices);
+    std::string suggest_string(const std::string& name, const std::vector<std::string>& choices);
+    nlohmann::json suggest(const std::string& name, const Distribution& d);  // any distribution
+    void report(double value, int64_t step);  // an intermediate value (also what TPE ranks PRUNED trials by)
+    void set_user_attr(const std::string& key, const nlohmann::json& value);
+    const FrozenTrial& frozen() const { return t_; }
+
+private:
+    friend class Study;
+    Trial(Study* s, FrozenTrial t, std::map<std::string, double> relative)
+        : study_(s), t_(std::move(t)), relative_(std::move(relative)) {}
+    Study* study_;
+    FrozenTrial t_;
+    std::map<std::string, double> relative_;
+};
+
+enum class OpenMode { Create, Load, CreateOrLoad };
+
+struct OptimizeOptions {
+    int64_t n_trials = 0;      // trials this call runs (0 = no limit)
+    int64_t study_trials = 0;  // stop once the study holds this many trials, counting other processes' (0 = no limit)
+    double timeout_s = 0.0;    // no new trial after this many seconds (0 = no limit)
+    bool catch_errors = true;  // an exception in the objective fails the trial and the study goes on
+};
+
+class Study {
+public:
+    // Create: error if the study exists; Load: error if it does not; CreateOrLoad: either. A loaded study must
+    // have the same direction.
+    Study(std::shared_ptr<Storage> storage, const std::string& name, Direction direction,
+          std::shared_ptr<Sampler> sampler, OpenMode mode = OpenMode::CreateOrLoad,
+          const nlohmann::json& meta = nlohmann::json::object());
+
+    const std::string& name() const { return rec_.name; }
+    Direction direction() const { return rec_.direction; }
+    const nlohmann::json& meta() const { return rec_.meta; }
+    Storage& storage() { return *storage_; }
+    Sampler& sampler() { return *sampler_; }
+
+    Trial ask();
+    // Ends the trial: COMPLETE with a finite value; a NaN/inf value makes it FAIL (as Optuna).
+    FrozenTrial tell(Trial& trial, double value);
+    FrozenTrial tell(Trial& trial, TrialState state, std::optional<double> value = std::nullopt,
+                     const std::string& reason = "");
+
+    using Objective = std::function<double(Trial&)>;
+    using Callback = std::function<void(const Study&, const FrozenTrial&)>;
+    // Runs trials until a limit in `o` is hit or stop() is called; returns how many this call ran.
+    int64_t optimize(const Objective& objective, const OptimizeOptions& o, const Callback& on_trial_end = nullptr);
+    void stop() { stop_ = true; }
+    bool stopped() const { return stop_; }
+
+    // Fresh from the storage. Finished trials never change, so only the trials from the first one not yet
+    // finished onwards are read again (a long study does not re-read its whole history per trial).
+    // The reference stays valid until the next call of trials() or ask().
+    const std::vector<FrozenTrial>& trials() const;
+    // The trials as of the last ask() (what samplers see): every state, ordered by number; the trial being
+    // sampled is among them, RUNNING and without parameters.
+    const std::vector<FrozenTrial>& history() const { return cache_; }
+    std::optional<FrozenTrial> best_trial() const;
+    static std::optional<FrozenTrial> best_of(const std::vector<FrozenTrial>& trials, Direction d);
+
+    // RUNNING trials started by a process of this host that no longer exists are marked FAIL (a run killed with
+    // kill -9 leaves them RUNNING). Returns their numbers. Trials of live processes or other hosts stay.
+    std::vector<int64_t> fail_stale_trials();
+
+private:
+    friend class Trial;
+    std::shared_ptr<Storage> storage_;
+    std::shared_ptr<Sampler> sampler_;
+    StudyRecord rec_;
+    mutable std::vector<FrozenTrial> cache_;  // every trial as last read, index = number
+    bool stop_ = false;
+};
+
+// A 64-bit hash for deriving per-(seed, trial, parameter) random streams: a resumed or parallel study draws
+// the same values as one uninterrupted run would, whatever order the trials ran in.
+uint64_t stream_seed(uint64_t seed, int64_t trial_number, const std::string& purpose);
+
+// Small seeded generator for samplers (splitmix64 over a counter): uniform doubles with 53 random bits.
+class SamplerRng {
+public:
+    explicit SamplerRng(uint64_t seed) : state_(seed) {}
+    uint64_t next_u64();
+    double uniform();  // [0, 1)
+    uint64_t below(uint64_t n);
+
+private:
+    uint64_t state_;
+};
+
+}  // namespace qbert::search

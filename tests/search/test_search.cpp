@@ -1,0 +1,410 @@
+// search/: distributions, storage, study semantics, the three samplers, TOML spaces and the exec objective.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "search/samplers.h"
+#include "search/space.h"
+#include "support/helpers.h"
+
+using namespace qbert::search;
+using qbert::test::TempDir;
+using Catch::Matchers::Contains;
+using json = nlohmann::json;
+
+namespace {
+std::shared_ptr<Storage> memory() { return std::make_shared<Storage>(":memory:"); }
+
+// best-so-far of a minimisation after n trials of f(x, y) on [-5, 5]^2 with the given sampler
+double best_after(const std::shared_ptr<Sampler>& s, int n, const std::function<double(double, double)>& f) {
+    Study study(memory(), "s", Direction::Minimize, s);
+    OptimizeOptions o;
+    o.n_trials = n;
+    o.catch_errors = false;
+    study.optimize([&](Trial& t) { return f(t.suggest_float("x", -5, 5), t.suggest_float("y", -5, 5)); }, o);
+    return *study.best_trial()->value;
+}
+}  // namespace
+
+TEST_CASE("distributions: validation, internal form, compatibility", "[search]") {
+    REQUIRE_THROWS_WITH(Distribution::int_range(5, 1).validate("n"), Contains("'n'") && Contains("low > high"));
+    REQUIRE_THROWS_WITH(Distribution::float_range(0.0, 1.0, true).validate("lr"), Contains("low > 0"));
+    REQUIRE_THROWS_WITH(Distribution::categorical({}).validate("act"), Contains("'act'") && Contains("no choices"));
+    REQUIRE_THROWS_WITH(Distribution::categorical({"a", "a"}).validate("act"), Contains("twice"));
+    REQUIRE_THROWS_WITH(Distribution::int_range(0, 10, 0).validate("k"), Contains("step"));
+    const auto c = Distribution::categorical({"relu", "gelu", 3});
+    REQUIRE(c.to_internal("gelu", "act") == 1.0);
+    REQUIRE(c.to_external(2.0) == json(3));
+    REQUIRE_THROWS_WITH(c.to_internal("tanh", "act"), Contains("tanh") && Contains("act"));
+    const auto i = Distribution::int_range(0, 10, 2);
+    REQUIRE(i.contains(4.0));
+    REQUIRE_FALSE(i.contains(5.0));
+    REQUIRE(Distribution::from_json(i.to_json()).describe() == i.describe());
+    // Optuna's rule: the range may change, the kind / log flag / choices may not
+    REQUIRE_NOTHROW(check_compatible("n", Distribution::int_range(0, 4), Distribution::int_range(0, 8)));
+    REQUIRE_THROWS_WITH(check_compatible("n", Distribution::int_range(0, 4), Distribution::float_range(0, 4)),
+                        Contains("'n'") && Contains("kind"));
+    REQUIRE_THROWS_WITH(check_compatible("a", Distribution::categorical({"x"}), Distribution::categorical({"y"})),
+                        Contains("choices"));
+}
+
+TEST_CASE("study: ask/tell, states, best = first strictly best, a trial's values persist", "[search]") {
+    TempDir dir;
+    const std::string db = dir.file("study.db");
+    {
+        Study s(std::make_shared<Storage>(db), "demo", Direction::Maximize, std::make_shared<RandomSampler>(1));
+        for (double v : {0.5, 0.9, 0.9, 0.7}) {
+            Trial t = s.ask();
+            t.suggest_int("n", 0, 4);
+            s.tell(t, v);
+        }
+        Trial bad = s.ask();
+        REQUIRE(s.tell(bad, std::nan("")).state == TrialState::Fail);  // NaN fails the trial, as Optuna
+        Trial pr = s.ask();
+        pr.report(0.3, 1);
+        REQUIRE(s.tell(pr, TrialState::Pruned).state == TrialState::Pruned);
+        REQUIRE_THROWS_WITH(s.tell(pr, 1.0), Contains("already finished"));
+        // same name, other kind: Optuna's compatibility error
+        Trial t = s.ask();
+        REQUIRE_THROWS_WITH(t.suggest_float("n", 0, 1), Contains("'n'") && Contains("kind"));
+        // asking again returns the cached value
+        const int64_t m = t.suggest_int("m", 0, 100);
+        REQUIRE(t.suggest_int("m", 0, 100) == m);
+        s.tell(t, 0.1);
+    }
+    Study again(std::make_shared<Storage>(db), "demo", Direction::Maximize, std::make_shared<RandomSampler>(1),
+                OpenMode::Load);
+    const auto trials = again.trials();
+    REQUIRE(trials.size() == 7);
+    REQUIRE(trials[1].value == 0.9);
+    REQUIRE(trials[5].intermediate.at(1) == 0.3);
+    REQUIRE(again.best_trial()->number == 1);  // tie with trial 2: the earlier one stays best
+    REQUIRE_THROWS_WITH(Study(std::make_shared<Storage>(db), "demo", Direction::Maximize,
+                              std::make_shared<RandomSampler>(1), OpenMode::Create),
+                        Contains("already exists") && Contains("--resume"));
+    REQUIRE_THROWS_WITH(Study(std::make_shared<Storage>(db), "other", Direction::Maximize,
+                              std::make_shared<RandomSampler>(1), OpenMode::Load),
+                        Contains("no study 'other'") && Contains("demo"));
+    REQUIRE_THROWS_WITH(Study(std::make_shared<Storage>(db), "demo", Direction::Minimize,
+                              std::make_shared<RandomSampler>(1)),
+                        Contains("maximize"));
+    {
+        std::ofstream junk(dir.file("junk.db"));
+        junk << "this is not sqlite, just text long enough to have a header............................";
+    }
+    REQUIRE_THROWS_WITH(Storage(dir.file("junk.db")), Contains("junk.db"));
+}
+
+TEST_CASE("optimize: objective errors fail the trial and the study goes on; limits hold", "[search]") {
+    Study s(memory(), "e", Direction::Minimize, std::make_shared<RandomSampler>(3));
+    OptimizeOptions o;
+    o.n_trials = 6;
+    int calls = 0;
+    s.optimize([&](Trial& t) -> double {
+        const double x = t.suggest_float("x", -1, 1);
+        if (++calls % 3 == 0) throw std::runtime_error("boom");
+        if (calls == 4) throw TrialPruned("too big");
+        return x * x;
+    }, o);
+    std::map<TrialState, int> count;
+    for (const auto& t : s.trials()) count[t.state]++;
+    REQUIRE(count[TrialState::Complete] == 3);
+    REQUIRE(count[TrialState::Fail] == 2);
+    REQUIRE(count[TrialState::Pruned] == 1);
+    REQUIRE(s.trials()[2].system_attrs.at("reason") == "boom");
+    o.n_trials = 0;
+    o.study_trials = 10;  // the study's total, not this call's
+    REQUIRE(s.optimize([](Trial& t) { return t.suggest_float("x", -1, 1); }, o) == 4);
+}
+
+TEST_CASE("random sampler: seeded, reproducible, uniform over ints and choices, log range", "[search]") {
+    const auto run = [](uint64_t seed) {
+        Study s(memory(), "r", Direction::Maximize, std::make_shared<RandomSampler>(seed));
+        std::vector<json> v;
+        for (int i = 0; i < 2000; ++i) {
+            Trial t = s.ask();
+            v.push_back({t.suggest_int("i", 0, 4), t.suggest_categorical("c", {"a", "b", "c"}),
+                         t.suggest_float("lr", 1e-5, 1e-1, true), t.suggest_int("k", 2, 20, 6)});
+            s.tell(t, 0.0);
+        }
+        return v;
+    };
+    const auto a = run(7), b = run(7), c = run(8);
+    REQUIRE(a == b);
+    REQUIRE(a != c);
+    std::map<int64_t, int> ints, steps;
+    std::map<std::string, int> cats;
+    int small_lr = 0;
+    for (const auto& row : a) {
+        ints[row[0].get<int64_t>()]++;
+        cats[row[1].get<std::string>()]++;
+        const double lr = row[2].get<double>();
+        REQUIRE(lr >= 1e-5);
+        REQUIRE(lr <= 1e-1);
+        small_lr += lr < 1e-3;  // half of the log range
+        steps[row[3].get<int64_t>()]++;
+    }
+    REQUIRE(ints.size() == 5);
+    for (const auto& [v, n] : ints) REQUIRE(std::abs(n - 400) < 80);  // ~4.5 sigma
+    for (const auto& [v, n] : cats) REQUIRE(std::abs(n - 667) < 100);
+    REQUIRE(std::abs(small_lr - 1000) < 120);
+    REQUIRE(steps.size() == 4);  // 2, 8, 14, 20
+    REQUIRE(steps.count(8));
+    REQUIRE(steps.count(20));
+}
+
+TEST_CASE("grid sampler: every point once, seeded order, stops when exhausted, refuses unknown names", "[search]") {
+    GridSampler::Space g{{"b", {1, 2, 3}}, {"a", {"x", "y"}}};
+    const auto visit = [&](uint64_t seed) {
+        Study s(memory(), "g", Direction::Maximize, std::make_shared<GridSampler>(g, seed));
+        std::vector<std::string> seen;
+        OptimizeOptions o;
+        o.n_trials = 100;
+        o.catch_errors = false;
+        const int64_t ran = s.optimize([&](Trial& t) {
+            seen.push_back(t.suggest_string("a", {"x", "y"}) + std::to_string(t.suggest_int("b", 1, 3)));
+            return 0.0;
+        }, o);
+        REQUIRE(ran == 6);  // the study stopped itself
+        return seen;
+    };
+    const auto s1 = visit(0), s2 = visit(0), s3 = visit(5);
+    REQUIRE(std::set<std::string>(s1.begin(), s1.end()).size() == 6);
+    REQUIRE(s1 == s2);
+    REQUIRE(s1 != s3);
+    Study s(memory(), "g", Direction::Maximize, std::make_shared<GridSampler>(g, 0));
+    Trial t = s.ask();
+    REQUIRE_THROWS_WITH(t.suggest_int("c", 0, 1), Contains("'c'") && Contains("grid") && Contains("a, b"));
+    REQUIRE_THROWS_WITH(GridSampler(GridSampler::Space{{"a", {}}}), Contains("'a'") && Contains("empty"));
+    REQUIRE_THROWS_WITH(GridSampler(GridSampler::Space{}), Contains("empty"));
+    REQUIRE_THROWS_WITH(make_sampler("bayes", 0), Contains("bayes") && Contains("random, grid, tpe"));
+}
+
+TEST_CASE("TPE: gamma, weights, Parzen bandwidths of the hand-worked example, densities sum to one", "[search]") {
+    REQUIRE(TpeSampler::gamma(10, TpeOptions::Gamma::Default) == 1);
+    REQUIRE(TpeSampler::gamma(11, TpeOptions::Gamma::Default) == 2);
+    REQUIRE(TpeSampler::gamma(1000, TpeOptions::Gamma::Default) == 25);
+    REQUIRE(TpeSampler::weights(3) == std::vector<double>{1, 1, 1});
+    const auto w = TpeSampler::weights(30);
+    REQUIRE(w.size() == 30);
+    REQUIRE(w[0] == Approx(1.0 / 30));
+    REQUIRE(w[4] == Approx(1.0));
+    REQUIRE(w[29] == 1.0);
+    // mase-behaviour.md 6.5: int [0, 4], observations {1, 1, 3} -> sigmas [1, 1, 1], prior mu 2 sigma 5
+    const TpeOptions o;
+    const ParzenEstimator pe({{1}, {1}, {3}}, {Distribution::int_range(0, 4)}, o);
+    const auto& k = pe.kernels()[0];
+    REQUIRE(k.mus == std::vector<double>{1, 1, 3, 2});
+    REQUIRE(k.sigmas == std::vector<double>{1, 1, 1, 5});
+    for (double x : pe.mixture_weights()) REQUIRE(x == Approx(0.25));
+    double total = 0;
+    for (int v = 0; v <= 4; ++v) total += std::exp(pe.log_pdf({static_cast<double>(v)}));
+    REQUIRE(total == Approx(1.0).epsilon(1e-9));
+    // categorical kernel: (1/K + [c == obs]) / (C/K + 1), prior uniform
+    const ParzenEstimator cat({{0}, {2}}, {Distribution::categorical({"a", "b", "c"})}, o);
+    REQUIRE(cat.kernels()[0].probs[0][0] == Approx((1.0 / 3 + 1) / (3.0 / 3 + 1)));
+    REQUIRE(cat.kernels()[0].probs[2][1] == Approx(1.0 / 3));
+    // a continuous density integrates to one over its range; a log one over log x (TPE models log x)
+    for (bool log : {false, true}) {
+        const ParzenEstimator f({{0.2}, {0.25}, {0.9}}, {Distribution::float_range(0.1, 1.0, log)}, o);
+        const double lo = log ? std::log(0.1) : 0.1, hi = log ? 0.0 : 1.0;
+        double integral = 0;
+        const int n = 20000;
+        for (int i = 0; i < n; ++i) {
+            const double u = lo + (hi - lo) * (i + 0.5) / n;
+            integral += std::exp(f.log_pdf({log ? std::exp(u) : u})) * (hi - lo) / n;
+        }
+        REQUIRE(integral == Approx(1.0).epsilon(1e-3));
+    }
+}
+
+TEST_CASE("TPE: first 10 trials random, then beats random search on a smooth problem (mean over seeds)", "[search]") {
+    const auto f = [](double x, double y) { return (x - 2.3) * (x - 2.3) + 2 * (y + 1.1) * (y + 1.1); };
+    // start-up trials are the random sampler's draws with the same seed
+    Study tpe(memory(), "t", Direction::Minimize, std::make_shared<TpeSampler>(11));
+    Study rnd(memory(), "r", Direction::Minimize, std::make_shared<RandomSampler>(11));
+    for (int i = 0; i < 10; ++i) {
+        Trial a = tpe.ask(), b = rnd.ask();
+        REQUIRE(a.suggest_float("x", -5, 5) == b.suggest_float("x", -5, 5));
+        tpe.tell(a, 1.0);
+        rnd.tell(b, 1.0);
+    }
+    double tpe_sum = 0, rnd_sum = 0, mv_sum = 0;
+    for (uint64_t seed = 0; seed < 8; ++seed) {
+        tpe_sum += best_after(std::make_shared<TpeSampler>(seed), 60, f);
+        rnd_sum += best_after(std::make_shared<RandomSampler>(seed), 60, f);
+        TpeOptions mv;
+        mv.multivariate = true;
+        mv_sum += best_after(std::make_shared<TpeSampler>(seed, mv), 60, f);
+    }
+    INFO("mean best: tpe " << tpe_sum / 8 << " multivariate " << mv_sum / 8 << " random " << rnd_sum / 8);
+    REQUIRE(tpe_sum < 0.5 * rnd_sum);
+    REQUIRE(mv_sum < 0.5 * rnd_sum);
+    // reproducible
+    REQUIRE(best_after(std::make_shared<TpeSampler>(3), 30, f) == best_after(std::make_shared<TpeSampler>(3), 30, f));
+}
+
+TEST_CASE("TPE: categorical and dynamic parameters; prefers the good choice", "[search]") {
+    Study s(memory(), "c", Direction::Maximize, std::make_shared<TpeSampler>(2));
+    OptimizeOptions o;
+    o.n_trials = 60;
+    o.catch_errors = false;
+    s.optimize([](Trial& t) {
+        const std::string kind = t.suggest_string("kind", {"bad", "good", "ok"});
+        double v = kind == "good" ? 1.0 : kind == "ok" ? 0.5 : 0.0;
+        if (kind == "good") v += 0.01 * static_cast<double>(t.suggest_int("extra", 0, 10));  // only in some trials
+        return v;
+    }, o);
+    int good_late = 0;
+    const auto trials = s.trials();
+    for (size_t i = 30; i < trials.size(); ++i) good_late += trials[i].external("kind") == "good";
+    REQUIRE(good_late >= 20);  // random would give ~10 of 30
+}
+
+TEST_CASE("storage: kill -9 mid-study loses no finished trial; resume fails the orphan and continues", "[search]") {
+    TempDir dir;
+    const std::string db = dir.file("k.db");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        try {
+            Study s(std::make_shared<Storage>(db), "k", Direction::Minimize, std::make_shared<TpeSampler>(1));
+            OptimizeOptions o;
+            s.optimize([](Trial& t) {
+                const double x = t.suggest_float("x", -1, 1);
+                if (t.number() == 4) ::pause();  // the parent kills us here
+                return x * x;
+            }, o);
+        } catch (...) {
+        }
+        _exit(3);
+    }
+    // wait until trial 4 is running, then kill -9
+    for (int i = 0; i < 400; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        try {
+            Storage st(db);
+            if (auto rec = st.find_study("k"); rec && st.trials(rec->id).size() == 5) break;
+        } catch (const Error&) {
+        }
+    }
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(WIFSIGNALED(status));
+    Study s(std::make_shared<Storage>(db), "k", Direction::Minimize, std::make_shared<TpeSampler>(1), OpenMode::Load);
+    auto trials = s.trials();
+    REQUIRE(trials.size() == 5);
+    for (int i = 0; i < 4; ++i) {
+        REQUIRE(trials[i].state == TrialState::Complete);
+        REQUIRE(*trials[i].value == trials[i].params.at("x") * trials[i].params.at("x"));
+    }
+    REQUIRE(trials[4].state == TrialState::Running);
+    REQUIRE(s.fail_stale_trials() == std::vector<int64_t>{4});
+    OptimizeOptions o;
+    o.study_trials = 8;  // the stale trial does not count
+    REQUIRE(s.optimize([](Trial& t) { return t.suggest_float("x", -1, 1); }, o) == 4);
+    trials = s.trials();
+    REQUIRE(trials.size() == 9);
+    REQUIRE(trials[4].state == TrialState::Fail);
+    REQUIRE(trials[8].state == TrialState::Complete);
+}
+
+TEST_CASE("storage: two processes share one study file; numbers are unique, nothing is lost", "[search]") {
+    TempDir dir;
+    const std::string db = dir.file("p.db");
+    std::vector<pid_t> kids;
+    for (int k = 0; k < 2; ++k) {
+        const pid_t pid = fork();
+        if (pid == 0) {
+            int rc = 0;
+            try {
+                Study s(std::make_shared<Storage>(db), "p", Direction::Maximize, std::make_shared<RandomSampler>(k));
+                OptimizeOptions o;
+                o.study_trials = 30;
+                o.catch_errors = false;
+                s.optimize([](Trial& t) {  // slow enough that both processes are at work together
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                    return t.suggest_float("x", 0, 1);
+                }, o);
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "child: %s\n", e.what());
+                rc = 1;
+            }
+            _exit(rc);
+        }
+        kids.push_back(pid);
+    }
+    for (pid_t p : kids) {
+        int status = 0;
+        waitpid(p, &status, 0);
+        REQUIRE(WIFEXITED(status));
+        REQUIRE(WEXITSTATUS(status) == 0);
+    }
+    Study s(std::make_shared<Storage>(db), "p", Direction::Maximize, std::make_shared<RandomSampler>(0), OpenMode::Load);
+    const auto trials = s.trials();
+    REQUIRE(trials.size() >= 30);
+    REQUIRE(trials.size() <= 31);  // each process checks the count before asking: at most one overshoot
+    std::set<int64_t> pids;
+    for (size_t i = 0; i < trials.size(); ++i) {
+        REQUIRE(trials[i].number == static_cast<int64_t>(i));
+        REQUIRE(trials[i].state == TrialState::Complete);
+        pids.insert(trials[i].system_attrs.at("pid").get<int64_t>());
+    }
+    REQUIRE(pids.size() == 2);
+}
+
+TEST_CASE("search space TOML: the issue's example, grid lists, clear errors", "[search]") {
+    const SearchSpace s = SearchSpace::from_toml_string(R"(
+[x]
+type = "float"
+low = -5.0
+high = 10.0
+grid = [-5.0, 0.0, 5.0]
+[n]
+type = "int"
+low = 1
+high = 8
+[act]
+type = "categorical"
+choices = ["relu", "gelu"]
+)", "space.toml");
+    REQUIRE(s.params.size() == 3);
+    const auto g = s.grid();
+    REQUIRE(g.at("n").size() == 8);
+    REQUIRE(g.at("x").size() == 3);
+    REQUIRE(g.at("act").size() == 2);
+    const auto bad = [](const std::string& text) { SearchSpace::from_toml_string(text, "bad.toml"); };
+    REQUIRE_THROWS_WITH(bad("[a]\ntype = \"categorical\"\nchoices = []\n"), Contains("bad.toml") && Contains("'a'") && Contains("no choices"));
+    REQUIRE_THROWS_WITH(bad("[a]\ntype = \"int\"\nlow = 1\nhigh = 2\nsetp = 1\n"), Contains("'setp'") && Contains("step"));
+    REQUIRE_THROWS_WITH(bad("[a]\ntype = \"normal\"\n"), Contains("unknown type 'normal'"));
+    REQUIRE_THROWS_WITH(bad("[a]\ntype = \"float\"\nlow = 1\n"), Contains("[a]") && Contains("'high'"));
+    REQUIRE_THROWS_WITH(bad(""), Contains("no parameters"));
+    REQUIRE_THROWS_WITH(bad("[a]\ntype = \"float\"\nlow = 1\nhigh = 2\nlog = 1\n"), Contains("'log'"));
+    REQUIRE_THROWS_WITH(SearchSpace::from_toml_string("[a]\ntype = \"float\"\nlow = 0\nhigh = 1\n", "f.toml").grid(),
+                        Contains("'a'") && Contains("grid"));
+}
+
+TEST_CASE("exec objective: substitutions, JSON on stdin, last line is the value, failures are trial failures", "[search]") {
+    const json p = {{"x", 1.5}, {"n", 3}, {"act", "gelu"}, {"msg", "two words"}};
+    REQUIRE(substitute("f {x} {n} {act} {msg} {other} ${HOME}", p) == "f 1.5 3 gelu 'two words' {other} ${HOME}");
+    auto r = run_exec("echo working; echo \"$(( {n} * 2 ))\"", p, 0, "");
+    REQUIRE(r.value == 6.0);
+    r = run_exec("cat > /dev/null; echo $QBERT_TRIAL_NUMBER", p, 42, "");
+    REQUIRE(r.value == 42.0);
+    r = run_exec("grep -c gelu", p, 0, "");  // the parameters arrive as JSON on stdin
+    REQUIRE(r.value == 1.0);
+    r = run_exec("echo 0.5; exit 3", p, 0, "");
+    REQUIRE_FALSE(r.value);
+    REQUIRE_THAT(r.error, Contains("status 3"));
+    r = run_exec("echo accuracy: 0.9", p, 0, "");
+    REQUIRE_FALSE(r.value);
+    REQUIRE_THAT(r.error, Contains("not a number") && Contains("accuracy: 0.9"));
+    r = run_exec("true", p, 0, "");
+    REQUIRE_THAT(r.error, Contains("printed nothing"));
+}

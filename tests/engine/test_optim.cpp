@@ -71,3 +71,29 @@ TEST_CASE("learning-rate schedule and gradient clipping", "[optim]") {
     REQUIRE(a.grad().to_vector_f64()[0] == Approx(0.6).epsilon(1e-5));
     REQUIRE(b.grad().to_vector_f64()[0] == Approx(0.8).epsilon(1e-5));
 }
+
+TEST_CASE("gradient clipping: the chunked parallel norm matches the serial reference, for any thread count", "[optim]") {
+    // 3 tensors, one large enough for many chunks and an odd tail
+    const auto make = [](int64_t n, uint64_t seed) {
+        Tensor p = Tensor::zeros({n}).set_requires_grad(true);
+        p.set_grad(qbert::test::input({n}, seed, DType::F32, -3.0, 3.0));
+        return p;
+    };
+    const NamedTensors ps{{"a", make(1000003, 1)}, {"b", make(7, 2)}, {"c", make(65536, 3)}};
+    double ref = 0, fast2 = 0, fast1 = 0;
+    {
+        qbert::test::KernelModeGuard g("ref");
+        ref = clip_grad_norm(ps, 1e30);  // no scaling: just the norm
+    }
+    {
+        qbert::test::KernelModeGuard g("fast");
+        fast2 = clip_grad_norm(ps, 1e30);
+        const int prev = num_threads();
+        set_num_threads(1);
+        fast1 = clip_grad_norm(ps, 1e30);
+        set_num_threads(prev);
+    }
+    REQUIRE(fast2 == fast1);  // thread-count independent, bit for bit
+    REQUIRE(std::abs(fast2 - ref) <= 1e-12 * ref);
+    REQUIRE(ref > 1000.0);
+}

@@ -95,7 +95,7 @@ void plot_quant(const SweepOptions& o, const ResultTable& t, double fp32) {
     }
     t.write_wide(wide, "width", xs, series);
     Figure f{.title = "Lab 1: fixed-point PTQ vs QAT on IMDb (every Linear: input, weight, bias)",
-             .xlabel = "fixed-point width (bits, sign included)", .ylabel = "test accuracy", .xtics = "4,4,32",
+             .xlabel = "fixed-point width (bits, sign included)", .ylabel = "test accuracy", .xtics = "4,4,32", .curves = {},
              .hlines = {{"fp32 base " + fmt_num(fp32), fp32}}};
     int col = 2;
     for (const auto& r : rules) {
@@ -149,7 +149,7 @@ void plot_prune(const SweepOptions& o, const ResultTable& t, double unpruned) {
     }
     t.write_wide(wide, "sparsity", xs, series);
     Figure f{.title = "Lab 1: pruning (weights and activations, local) on the quantized model, IMDb",
-             .xlabel = "sparsity", .ylabel = "test accuracy", .xtics = "0.1,0.1,0.9",
+             .xlabel = "sparsity", .ylabel = "test accuracy", .xtics = "0.1,0.1,0.9", .curves = {},
              .hlines = {{"unpruned " + fmt_num(unpruned), unpruned}}};
     int col = 2;
     for (const auto& m : o.methods) {
@@ -161,31 +161,11 @@ void plot_prune(const SweepOptions& o, const ResultTable& t, double unpruned) {
         std::printf("figure=%s/prune_sweep.png\n", o.out.c_str());
 }
 
-// A sweep directory belongs to one set of settings: the first run records them in DIR/settings.json, and a
-// later run with different ones (which would mix incomparable points in one CSV) stops, naming the field.
 void check_settings(const SweepOptions& o) {
     const CompressOptions& b = o.base;
-    const nlohmann::json now{{"checkpoint", b.checkpoint}, {"data", b.data_root},   {"epochs", b.epochs},
-                             {"lr", b.lr},                 {"train_limit", b.train_limit},
-                             {"test_limit", b.test_limit}, {"seed", b.seed},        {"calib_batches", b.calib_batches}};
-    const fs::path path = fs::path(o.out) / "settings.json";
-    if (std::ifstream in(path); in) {
-        nlohmann::json before;
-        try {
-            in >> before;
-        } catch (const nlohmann::json::exception& e) {
-            throw Error(concat("'", path.string(), "' is not JSON: ", e.what()));
-        }
-        for (const auto& [key, value] : now.items())
-            if (!before.contains(key) || before[key] != value)
-                throw Error(concat("'", path.string(), "': this directory was started with ", key, " = ",
-                                   before.contains(key) ? before[key].dump() : "(none)", ", now ", value.dump(),
-                                   "; use another --out, or the same settings to resume"));
-        return;
-    }
-    const std::string tmp = path.string() + ".tmp";
-    std::ofstream(tmp) << now.dump(2) << "\n";
-    fs::rename(tmp, path);
+    check_run_settings(o.out, {{"checkpoint", b.checkpoint}, {"data", b.data_root},   {"epochs", b.epochs},
+                               {"lr", b.lr},                 {"train_limit", b.train_limit},
+                               {"test_limit", b.test_limit}, {"seed", b.seed},        {"calib_batches", b.calib_batches}});
 }
 
 // Runs one sweep point unless the table has it already (a resumed run), and reports it.

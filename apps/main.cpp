@@ -9,6 +9,7 @@
 
 #include "apps/compress.h"
 #include "apps/lab1.h"
+#include "apps/search_cmd.h"
 #include "apps/progress.h"
 #include "engine/engine.h"
 #include "model/mlp_demo.h"
@@ -286,6 +287,8 @@ int main(int argc, char** argv) {
     apps::register_compress_commands(app, compress);
     apps::Lab1Commands lab1;
     apps::register_lab1_commands(app, lab1);
+    apps::SearchCommands search;
+    apps::register_search_commands(app, search);
 
     try {
         app.parse(argc, argv);
@@ -304,6 +307,7 @@ int main(int argc, char** argv) {
         if (*import_hf) return run_import_hf(hf_dir, hf_out, hf_seed);
         if (auto rc = apps::run_compress_commands(compress)) return *rc;
         if (auto rc = apps::run_lab1_commands(lab1)) return *rc;
+        if (auto rc = apps::run_search_commands(search)) return *rc;
     } catch (const engine::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

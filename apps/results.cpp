@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/core/error.h"
 
 namespace qbert::apps {
@@ -156,6 +158,28 @@ bool plot(const Figure& f, const std::string& stem) {
         return false;
     }
     return fs::exists(stem + ".png") && fs::exists(stem + ".svg");
+}
+
+void check_run_settings(const std::string& dir, const nlohmann::json& now) {
+    const fs::path path = fs::path(dir) / "settings.json";
+    if (std::ifstream in(path); in) {
+        nlohmann::json before;
+        try {
+            in >> before;
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(concat("'", path.string(), "' is not JSON: ", e.what()));
+        }
+        for (const auto& [key, value] : now.items())
+            if (!before.contains(key) || before[key] != value)
+                throw Error(concat("'", path.string(), "': this directory was started with ", key, " = ",
+                                   before.contains(key) ? before[key].dump() : "(none)", ", now ", value.dump(),
+                                   "; use another --out, or the same settings to resume"));
+        return;
+    }
+    fs::create_directories(dir);
+    const std::string tmp = path.string() + ".tmp";
+    std::ofstream(tmp) << now.dump(2) << "\n";
+    fs::rename(tmp, path);
 }
 
 }  // namespace qbert::apps

@@ -2,6 +2,8 @@
 // stopped), and gnuplot figures (PNG and SVG) drawn from it.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -53,5 +55,9 @@ struct Figure {
 // Writes <stem>.gp and runs gnuplot for <stem>.png and <stem>.svg. Without gnuplot it prints a warning and
 // keeps the script (the CSV is the result; the figure is a view of it). Returns true if both images exist.
 bool plot(const Figure& f, const std::string& stem);
+
+// A results directory belongs to one set of settings: the first run records them in DIR/settings.json, and a
+// later run with different ones (which would mix incomparable points) stops, naming the field.
+void check_run_settings(const std::string& dir, const nlohmann::json& settings);
 
 }  // namespace qbert::apps

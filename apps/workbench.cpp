@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "apps/progress.h"
+#include "apps/nas.h"
 
 namespace qbert::apps {
 
@@ -41,21 +41,7 @@ void Workbench::finetune(const CompressOptions& o, const char* what) {
     f.lr = o.lr;
     f.warmup = 0.0;  // as Mase's fine-tuning: linear decay from the start
     f.seed = o.seed;
-    std::unique_ptr<Progress> bar;
-    model::TrainHooks h;
-    h.on_step = [&](int64_t step, int64_t total, double loss, double acc) {
-        if (!bar) bar = std::make_unique<Progress>(what, total, "step");
-        char info[80];
-        std::snprintf(info, sizeof info, "loss=%.4f acc=%.4f", loss, acc);
-        bar->update(step, info);
-    };
-    h.on_epoch = [](const model::EpochMetrics& e) {
-        std::fprintf(stderr, "\n");
-        std::printf("epoch=%ld train_loss=%.4f val_accuracy=%.4f seconds=%.1f\n", long(e.epoch),
-                    e.train_loss, e.val_accuracy, e.seconds);
-        std::fflush(stdout);
-    };
-    model::fit(*m, sets.train, sets.val, f, h);
+    model::fit(*m, sets.train, sets.val, f, progress_hooks(what));
 }
 void Workbench::save(const std::string& out, const std::string& extra_key,
                      const std::string& extra_json) {

@@ -215,6 +215,11 @@ void save_bert(const std::string& path, BertForSequenceClassification& m, const 
     ck.config_json = m.config().to_json();
     nlohmann::json meta = nlohmann::json::parse(meta_json.empty() ? "{}" : meta_json);
     meta["compression"] = nlohmann::json::parse(compression_state_json(m));
+    // layers NAS replaced by Identity: they have no parameters, so only their names can bring them back
+    std::vector<std::string> identity;
+    for (const auto& [name, mod] : m.named_modules())
+        if (mod->type_name() == "Identity") identity.push_back(name);
+    meta["identity_layers"] = identity;
     ck.meta_json = meta.dump();
     save_checkpoint(path, ck);
 }
@@ -230,6 +235,9 @@ std::unique_ptr<BertForSequenceClassification> load_bert(const std::string& path
     } catch (const nlohmann::json::exception& e) {
         throw Error(concat("checkpoint '", path, "': meta attribute is not JSON: ", e.what()));
     }
+    if (meta.contains("identity_layers"))
+        for (const auto& name : meta["identity_layers"])
+            m->replace_module(name.get<std::string>(), std::make_shared<Identity>());
     if (meta.contains("compression"))  // quantized / pruned layers first, so their masks have a place to load into
         apply_compression_state(*m, meta["compression"].dump(), "checkpoint '" + path + "'");
     NamedTensors params = m->named_parameters();

@@ -1,0 +1,124 @@
+#include "apps/nas.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "apps/progress.h"
+#include "passes/prune.h"
+#include "passes/quantize.h"
+
+namespace qbert::apps {
+
+using json = nlohmann::json;
+
+model::TrainHooks progress_hooks(const std::string& what) {
+    auto bar = std::make_shared<std::unique_ptr<Progress>>();
+    model::TrainHooks h;
+    h.on_step = [bar, what](int64_t step, int64_t total, double loss, double acc) {
+        if (!*bar) *bar = std::make_unique<Progress>(what, total, "step");
+        char info[80];
+        std::snprintf(info, sizeof info, "loss=%.4f acc=%.4f", loss, acc);
+        (*bar)->update(step, info);
+    };
+    h.on_epoch = [bar](const model::EpochMetrics& e) {
+        bar->reset();
+        std::fprintf(stderr, "\n");
+        std::printf("  epoch=%ld train_loss=%.4f val_accuracy=%.4f seconds=%.1f\n", long(e.epoch), e.train_loss,
+                    e.val_accuracy, e.seconds);
+        std::fflush(stdout);
+    };
+    return h;
+}
+
+NasObjective::NasObjective(model::TrainConfig cfg, NasOptions o, const std::function<void(const std::string&)>& info)
+    : cfg_(std::move(cfg)), o_(std::move(o)) {
+    if (o_.space != "model" && o_.space != "layers")
+        throw engine::Error("NAS space must be 'model' or 'layers', got '" + o_.space + "'");
+    if (o_.post_train_epochs < 0) throw engine::Error("--post-train-epochs must be >= 0");
+    for (const auto* l : {&o_.layers, &o_.heads, &o_.hidden, &o_.intermediate})
+        if (l->empty()) throw engine::Error("NAS space: every size needs at least one choice");
+    if (o_.post_train_epochs > 0 && !o_.compress)
+        throw engine::Error("--post-train-epochs applies to the compression-aware objective only");
+    engine::set_num_threads(cfg_.threads);
+    tok_ = std::make_unique<model::Tokenizer>(model::Tokenizer::from_file(cfg_.vocab));
+    sets_ = model::load_train_val(cfg_, *tok_, info);
+    if (o_.test) {
+        std::vector<model::Review> rows = model::load_imdb(cfg_.data_root, "test");
+        if (cfg_.test_limit > 0 && cfg_.test_limit < static_cast<int64_t>(rows.size()))
+            rows.resize(static_cast<size_t>(cfg_.test_limit));  // sorted neg/pos alternating: a prefix is balanced
+        test_ = model::encode_reviews(rows, *tok_, cfg_.max_len, cfg_.cache_dir);
+    }
+}
+
+std::unique_ptr<model::BertForSequenceClassification> NasObjective::build(search::Trial& t) const {
+    model::BertConfig c = cfg_.model;
+    // indices, as Tutorial 5 samples them; unlike Mase, all four reach the model
+    const auto pick = [&](const char* name, const std::vector<int64_t>& choices) {
+        return choices.at(static_cast<size_t>(t.suggest_int(name, 0, static_cast<int64_t>(choices.size()) - 1)));
+    };
+    c.num_hidden_layers = pick("num_layers", o_.layers);
+    c.num_attention_heads = pick("num_heads", o_.heads);
+    c.hidden_size = pick("hidden_size", o_.hidden);
+    c.intermediate_size = pick("intermediate_size", o_.intermediate);
+    if (c.hidden_size % c.num_attention_heads != 0)
+        throw search::TrialPruned("hidden " + std::to_string(c.hidden_size) + " is not divisible by " +
+                                  std::to_string(c.num_attention_heads) + " heads");
+    t.set_user_attr("architecture", {{"num_hidden_layers", c.num_hidden_layers},
+                                     {"num_attention_heads", c.num_attention_heads},
+                                     {"hidden_size", c.hidden_size},
+                                     {"intermediate_size", c.intermediate_size}});
+    // the same init seed for every trial: the objective is a function of the architecture alone
+    engine::Rng init = engine::Rng(cfg_.seed).fork("init");
+    auto m = std::make_unique<model::BertForSequenceClassification>(c, init);
+    if (o_.space == "layers") {
+        // every square Linear (query, key, value, attention output, pooler; FFN too when hidden = intermediate),
+        // in named_modules order as Mase walks them; the classifier (hidden -> 2) never is
+        std::vector<std::string> square;
+        for (const auto& [name, mod] : m->named_modules())
+            if (const auto* l = dynamic_cast<const model::Linear*>(mod.get()); l && l->in_features() == l->out_features())
+                square.push_back(name);
+        for (const auto& name : square)
+            if (t.suggest_string(name + "_type", {"linear", "identity"}) == "identity")
+                m->replace_module(name, std::make_shared<model::Identity>());
+    }
+    return m;
+}
+
+std::string NasObjective::checkpoint_meta() const { return model::checkpoint_meta(cfg_); }
+
+double NasObjective::operator()(search::Trial& t) {
+    const auto t0 = std::chrono::steady_clock::now();
+    last_.reset();
+    auto m = build(t);
+    t.set_user_attr("parameters", m->num_parameters());
+    const int32_t pad = tok_->pad_id();
+    model::FitOptions f = cfg_.fit_options(pad);
+    f.seed = cfg_.seed;  // same data order and dropout for every trial
+    auto hist = model::fit(*m, sets_.train, sets_.val, f, progress_hooks("trial " + std::to_string(t.number())));
+    double value = hist.back().val_accuracy;
+    if (o_.compress) {
+        t.set_user_attr("val_accuracy_before_compression", value);
+        passes::quantize(*m, passes::QuantizeConfig::uniform(engine::FixedPoint{8, 4}));
+        passes::PruneConfig pc;
+        pc.weight = {0.5, model::PruneMethod::L1Norm, model::PruneScope::Local};
+        pc.activation = pc.weight;
+        engine::Rng prune_rng = engine::Rng(cfg_.seed).fork("prune");
+        passes::prune(*m, pc, prune_rng);
+        if (o_.post_train_epochs > 0) {
+            model::FitOptions p = f;
+            p.epochs = o_.post_train_epochs;
+            p.lr = o_.post_train_lr;
+            p.warmup = 0.0;
+            hist = model::fit(*m, sets_.train, sets_.val, p, progress_hooks("post-train"));
+            value = hist.back().val_accuracy;
+        } else {
+            value = model::evaluate(*m, sets_.val, cfg_.eval_batch_size, pad).accuracy;
+        }
+    }
+    if (o_.test) t.set_user_attr("test_accuracy", model::evaluate(*m, test_, cfg_.eval_batch_size, pad).accuracy);
+    t.set_user_attr("train_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    last_ = std::move(m);
+    return value;
+}
+
+}  // namespace qbert::apps

@@ -1,0 +1,196 @@
+// The NAS objectives on synthetic data: every sampled size reaches the model, Tutorial 5's linear-or-identity
+// choices, a not-divisible configuration is a pruned trial, the compression-aware variant compresses, and a
+// model with Identity layers survives a checkpoint round trip.
+#include <filesystem>
+#include <fstream>
+
+#include "apps/nas.h"
+#include "model/compressed_linear.h"
+#include "search/samplers.h"
+#include "support/helpers.h"
+
+using namespace qbert;
+using qbert::test::TempDir;
+using Catch::Matchers::Contains;
+using json = nlohmann::json;
+
+namespace {
+// A vocab of a few words and a learnable "IMDb": positive reviews say good things, negative ones bad things.
+model::TrainConfig synthetic_data(const TempDir& dir) {
+    const std::vector<std::string> words{"good", "great", "fine", "bad", "awful", "poor", "the", "movie", "was", "plot"};
+    {
+        std::ofstream v(dir.file("vocab.txt"));
+        for (const char* s : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) v << s << "\n";
+        for (const auto& w : words) v << w << "\n";
+    }
+    engine::Rng rng(5);
+    for (const char* split : {"train", "test"}) {
+        std::ofstream f(dir.file(std::string(split) + ".tsv"));
+        f << "label\ttext\n";
+        for (int i = 0; i < 160; ++i) {
+            const int label = i % 2;
+            f << label << "\tthe movie was";
+            for (int k = 0; k < 6; ++k) f << " " << words[rng.below(3) + (label ? 0 : 3)] << " " << words[6 + rng.below(4)];
+            f << "\n";
+        }
+    }
+    return model::TrainConfig::from_toml_string(
+        "[model]\npreset = \"tiny\"\nvocab_size = 16\nmax_position_embeddings = 64\n"
+        "[data]\nmax_len = 24\nval_fraction = 0.25\ntest_limit = 40\n"
+        "[train]\nbatch_size = 8\nepochs = 1\nlr = 1e-3\nwarmup = 0.0\n",
+        "nas test config",
+        {"data.root=\"" + dir.file("") + "\"", "data.vocab=\"" + dir.file("vocab.txt") + "\"",
+         "data.cache_dir=\"" + dir.file("cache") + "\""});
+}
+
+apps::NasOptions small_space() {
+    apps::NasOptions o;
+    o.layers = {1, 2};
+    o.heads = {2, 4};
+    o.hidden = {16, 32};
+    o.intermediate = {32, 64};
+    o.test = true;
+    return o;
+}
+}  // namespace
+
+TEST_CASE("NAS: every sampled size reaches the model (unlike Mase's num_layers / num_heads)", "[apps][nas]") {
+    TempDir dir;
+    apps::NasOptions o = small_space();
+    o.space = "model";
+    apps::NasObjective nas(synthetic_data(dir), o);
+    search::GridSampler::Space g{{"num_layers", {1}}, {"num_heads", {1}}, {"hidden_size", {1}}, {"intermediate_size", {0}}};
+    search::Study s(std::make_shared<search::Storage>(":memory:"), "n", search::Direction::Maximize,
+                    std::make_shared<search::GridSampler>(g, 0));
+    search::Trial t = s.ask();
+    auto m = nas.build(t);
+    REQUIRE(m->config().num_hidden_layers == 2);
+    REQUIRE(m->config().num_attention_heads == 4);
+    REQUIRE(m->config().hidden_size == 32);
+    REQUIRE(m->config().intermediate_size == 32);
+    int layers = 0;
+    for (const auto& [name, mod] : m->named_modules()) layers += name.ends_with("attention.self.query");
+    REQUIRE(layers == 2);
+    REQUIRE(t.frozen().user_attrs.at("architecture").at("num_attention_heads") == 4);
+}
+
+TEST_CASE("NAS: Tutorial 5's linear-or-identity choice per square Linear, dynamic with the sizes", "[apps][nas]") {
+    TempDir dir;
+    apps::NasOptions o = small_space();
+    o.hidden = {32};
+    o.intermediate = {32, 64};
+    apps::NasObjective nas(synthetic_data(dir), o);
+    search::Study s(std::make_shared<search::Storage>(":memory:"), "l", search::Direction::Maximize,
+                    std::make_shared<search::RandomSampler>(3));
+    bool saw_ffn = false, saw_identity = false;
+    for (int i = 0; i < 12; ++i) {
+        search::Trial t = s.ask();
+        auto m = nas.build(t);
+        const auto& c = m->config();
+        int type_params = 0;
+        for (const auto& [name, v] : t.frozen().params) {
+            if (!name.ends_with("_type")) continue;
+            ++type_params;
+            const std::string layer = name.substr(0, name.size() - 5);
+            const auto mod = m->named_modules();
+            const auto it = std::find_if(mod.begin(), mod.end(), [&](const auto& p) { return p.first == layer; });
+            REQUIRE(it != mod.end());
+            REQUIRE(it->second->type_name() == (t.frozen().external(name) == "identity" ? "Identity" : "Linear"));
+            saw_identity = saw_identity || it->second->type_name() == "Identity";
+            saw_ffn = saw_ffn || layer.ends_with("intermediate.dense");
+        }
+        // query, key, value, attention output per layer, the pooler; FFN layers too when they are square
+        const int64_t per_layer = c.intermediate_size == c.hidden_size ? 6 : 4;
+        REQUIRE(type_params == c.num_hidden_layers * per_layer + 1);
+        REQUIRE_FALSE(t.frozen().params.count("classifier_type"));
+        engine::Rng r(0);
+        const auto ids = test::ids_tensor({2, 5}, 16, 1);
+        const auto mask = engine::Tensor::full({2, 5}, 1.0, engine::DType::I32);
+        REQUIRE(m->logits(ids, mask, r).shape() == engine::Shape{2, 2});  // identity layers still run
+        s.tell(t, 0.5);
+    }
+    REQUIRE(saw_ffn);
+    REQUIRE(saw_identity);
+}
+
+TEST_CASE("NAS: hidden not divisible by heads is a pruned trial; training returns validation accuracy", "[apps][nas]") {
+    TempDir dir;
+    apps::NasOptions o = small_space();
+    o.space = "model";
+    o.hidden = {24};
+    o.heads = {5, 2};
+    o.layers = {1};
+    o.intermediate = {32};
+    apps::NasObjective nas(synthetic_data(dir), o);
+    search::GridSampler::Space g{{"num_layers", {0}}, {"num_heads", {0, 1}}, {"hidden_size", {0}}, {"intermediate_size", {0}}};
+    search::Study s(std::make_shared<search::Storage>(":memory:"), "p", search::Direction::Maximize,
+                    std::make_shared<search::GridSampler>(g, 0));
+    search::OptimizeOptions opt;
+    opt.n_trials = 2;
+    s.optimize([&](search::Trial& t) { return nas(t); }, opt);
+    const auto& trials = s.trials();
+    REQUIRE(trials.size() == 2);
+    for (const auto& t : trials) {
+        if (t.external("num_heads") == 0) {  // 5 heads
+            REQUIRE(t.state == search::TrialState::Pruned);
+            REQUIRE_THAT(t.system_attrs.at("reason").get<std::string>(), Contains("not divisible"));
+        } else {
+            REQUIRE(t.state == search::TrialState::Complete);
+            REQUIRE(*t.value >= 0.0);
+            REQUIRE(*t.value <= 1.0);
+            REQUIRE(t.user_attrs.at("parameters").get<int64_t>() > 0);
+            REQUIRE(t.user_attrs.contains("test_accuracy"));
+        }
+    }
+}
+
+TEST_CASE("compression-aware NAS: Q8.4 + 50% L1 pruning inside the trial, with and without post-training", "[apps][nas]") {
+    TempDir dir;
+    apps::NasOptions o = small_space();
+    o.space = "model";
+    o.compress = true;
+    for (int64_t post : {0, 1}) {
+        o.post_train_epochs = post;
+        apps::NasObjective nas(synthetic_data(dir), o);
+        search::Study s(std::make_shared<search::Storage>(":memory:"), "c", search::Direction::Maximize,
+                        std::make_shared<search::RandomSampler>(1));
+        search::Trial t = s.ask();
+        const double v = nas(t);
+        REQUIRE(v >= 0.0);
+        REQUIRE(t.frozen().user_attrs.contains("val_accuracy_before_compression"));
+        int compressed = 0;
+        for (const auto& [name, mod] : nas.last_model()->named_modules())
+            if (auto* c = dynamic_cast<model::CompressedLinear*>(mod.get())) {
+                ++compressed;
+                REQUIRE(c->quant());
+                REQUIRE(c->quant()->weight.width == 8);
+                REQUIRE(c->quant()->weight.frac_width == 4);
+                REQUIRE(c->has_weight_mask());
+                REQUIRE(c->activation_prune());
+            }
+        REQUIRE(compressed > 0);
+    }
+    o.compress = false;
+    o.post_train_epochs = 1;
+    REQUIRE_THROWS_WITH(apps::NasObjective(synthetic_data(dir), o), Contains("compression-aware"));
+}
+
+TEST_CASE("a model with Identity layers (NAS) round-trips through a checkpoint", "[apps][nas]") {
+    TempDir dir;
+    engine::Rng init(4);
+    model::BertConfig c = model::BertConfig::preset("tiny");
+    c.vocab_size = 50;
+    model::BertForSequenceClassification m(c, init);
+    m.replace_module("bert.encoder.layer.0.attention.self.value", std::make_shared<model::Identity>());
+    m.replace_module("bert.pooler.dense", std::make_shared<model::Identity>());
+    model::save_bert(dir.file("nas.h5"), m, "{}");
+    auto back = model::load_bert(dir.file("nas.h5"));
+    REQUIRE(back->num_parameters() == m.num_parameters());
+    m.train(false);
+    back->train(false);
+    engine::Rng r(0);
+    const auto ids = test::ids_tensor({2, 7}, 50, 2);
+    const auto mask = engine::Tensor::full({2, 7}, 1.0, engine::DType::I32);
+    const auto a = m.logits(ids, mask, r).to_vector_f64(), b = back->logits(ids, mask, r).to_vector_f64();
+    REQUIRE(a == b);
+}

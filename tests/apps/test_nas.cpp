@@ -103,6 +103,7 @@ TEST_CASE("NAS: Tutorial 5's linear-or-identity choice per square Linear, dynami
         const int64_t per_layer = c.intermediate_size == c.hidden_size ? 6 : 4;
         REQUIRE(type_params == c.num_hidden_layers * per_layer + 1);
         REQUIRE_FALSE(t.frozen().params.count("classifier_type"));
+        engine::NoGradGuard ng;  // inference: a graph that no backward consumes is never built
         engine::Rng r(0);
         const auto ids = test::ids_tensor({2, 5}, 16, 1);
         const auto mask = engine::Tensor::full({2, 5}, 1.0, engine::DType::I32);
@@ -188,6 +189,7 @@ TEST_CASE("a model with Identity layers (NAS) round-trips through a checkpoint",
     REQUIRE(back->num_parameters() == m.num_parameters());
     m.train(false);
     back->train(false);
+    engine::NoGradGuard ng;
     engine::Rng r(0);
     const auto ids = test::ids_tensor({2, 7}, 50, 2);
     const auto mask = engine::Tensor::full({2, 7}, 1.0, engine::DType::I32);

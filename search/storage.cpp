@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <thread>
 
 namespace qbert::search {
 
@@ -144,10 +145,21 @@ Storage::Storage(const std::string& path) : path_(path) {
     }
     sqlite3_busy_timeout(db_, 120000);  // other processes hold the write lock only for one short transaction
     try {
-        if (path != ":memory:") exec("PRAGMA journal_mode=WAL");
-        exec("PRAGMA synchronous=FULL");
-        exec("PRAGMA foreign_keys=ON");
-        exec(R"(CREATE TABLE IF NOT EXISTS studies (
+        // Switching a fresh file to WAL needs it to itself, and SQLite answers BUSY at once (without the busy
+        // handler) when another process opens the same new file at that moment: retry for a while.
+        const auto setup = [&](const char* sql) {
+            for (int attempt = 0;; ++attempt) {
+                const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+                if (rc == SQLITE_OK) return;
+                if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) exec(sql);  // throws with the message
+                if (attempt >= 2400) exec(sql);                                           // ~2 minutes: give up
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
+        };
+        if (path != ":memory:") setup("PRAGMA journal_mode=WAL");
+        setup("PRAGMA synchronous=FULL");
+        setup("PRAGMA foreign_keys=ON");
+        setup(R"(CREATE TABLE IF NOT EXISTS studies (
                   study_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, direction TEXT NOT NULL,
                   meta TEXT NOT NULL, created TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS trials (

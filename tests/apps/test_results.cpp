@@ -28,3 +28,22 @@ TEST_CASE("ResultTable: each add is on disk at once; a new table on the same fil
     REQUIRE_THROWS_WITH(ResultTable(path, {"width", "acc"}, {"width"}), Contains(path) && Contains("header"));
     REQUIRE_THROWS_WITH(again.add({{"width", "2"}}), Contains("lacks column"));
 }
+
+TEST_CASE("check_run_settings: a results directory refuses to resume with other settings, naming the field", "[apps][results]") {
+    TempDir dir;
+    const std::string out = dir.file("sweep");
+    const nlohmann::json first{{"epochs", 1}, {"lr", 1e-4}, {"checkpoint", "a.h5"}};
+    qbert::apps::check_run_settings(out, first);  // creates out/settings.json
+    std::ifstream in(out + "/settings.json");
+    REQUIRE(nlohmann::json::parse(in) == first);
+    REQUIRE_NOTHROW(qbert::apps::check_run_settings(out, first));  // same settings: resume
+    nlohmann::json changed = first;
+    changed["lr"] = 1e-3;
+    REQUIRE_THROWS_WITH(qbert::apps::check_run_settings(out, changed),
+                        Contains("settings.json") && Contains("lr") && Contains("0.0001") && Contains("another --out"));
+    nlohmann::json added = first;
+    added["seed"] = 3;
+    REQUIRE_THROWS_WITH(qbert::apps::check_run_settings(out, added), Contains("seed = (none)"));
+    std::ofstream(out + "/settings.json") << "{not json";
+    REQUIRE_THROWS_WITH(qbert::apps::check_run_settings(out, first), Contains("is not JSON"));
+}

@@ -56,10 +56,7 @@ public:
     static std::string key(const json& params) { return params.dump(); }  // object keys are sorted: canonical
     // Suggests the four size indices (the whole model-level space), then reuses or trains.
     double operator()(search::Trial& t, NasObjective& nas, const std::string& study) {
-        const json params{{"num_layers", t.suggest_int("num_layers", 0, 2)},
-                          {"num_heads", t.suggest_int("num_heads", 0, 3)},
-                          {"hidden_size", t.suggest_int("hidden_size", 0, 4)},
-                          {"intermediate_size", t.suggest_int("intermediate_size", 0, 4)}};
+        const json params = nas.suggest_sizes(t);
         if (auto it = done_.find(key(params)); it != done_.end()) {
             for (const auto& [k, v] : it->second.attrs.items()) t.set_user_attr(k, v);
             t.set_user_attr("reused_from", it->second.from);

@@ -11,25 +11,6 @@ namespace qbert::apps {
 
 using json = nlohmann::json;
 
-model::TrainHooks progress_hooks(const std::string& what) {
-    auto bar = std::make_shared<std::unique_ptr<Progress>>();
-    model::TrainHooks h;
-    h.on_step = [bar, what](int64_t step, int64_t total, double loss, double acc) {
-        if (!*bar) *bar = std::make_unique<Progress>(what, total, "step");
-        char info[80];
-        std::snprintf(info, sizeof info, "loss=%.4f acc=%.4f", loss, acc);
-        (*bar)->update(step, info);
-    };
-    h.on_epoch = [bar](const model::EpochMetrics& e) {
-        bar->reset();
-        std::fprintf(stderr, "\n");
-        std::printf("  epoch=%ld train_loss=%.4f val_accuracy=%.4f seconds=%.1f\n", long(e.epoch), e.train_loss,
-                    e.val_accuracy, e.seconds);
-        std::fflush(stdout);
-    };
-    return h;
-}
-
 NasObjective::NasObjective(model::TrainConfig cfg, NasOptions o, const std::function<void(const std::string&)>& info)
     : cfg_(std::move(cfg)), o_(std::move(o)) {
     if (o_.space != "model" && o_.space != "layers")
@@ -50,11 +31,22 @@ NasObjective::NasObjective(model::TrainConfig cfg, NasOptions o, const std::func
     }
 }
 
+json NasObjective::suggest_sizes(search::Trial& t) const {
+    const auto index = [&](const char* name, const std::vector<int64_t>& choices) {
+        return t.suggest_int(name, 0, static_cast<int64_t>(choices.size()) - 1);
+    };
+    return {{"num_layers", index("num_layers", o_.layers)},
+            {"num_heads", index("num_heads", o_.heads)},
+            {"hidden_size", index("hidden_size", o_.hidden)},
+            {"intermediate_size", index("intermediate_size", o_.intermediate)}};
+}
+
 std::unique_ptr<model::BertForSequenceClassification> NasObjective::build(search::Trial& t) const {
     model::BertConfig c = cfg_.model;
     // indices, as Tutorial 5 samples them; unlike Mase, all four reach the model
+    const json idx = suggest_sizes(t);
     const auto pick = [&](const char* name, const std::vector<int64_t>& choices) {
-        return choices.at(static_cast<size_t>(t.suggest_int(name, 0, static_cast<int64_t>(choices.size()) - 1)));
+        return choices.at(idx.at(name).get<size_t>());
     };
     c.num_hidden_layers = pick("num_layers", o_.layers);
     c.num_attention_heads = pick("num_heads", o_.heads);
@@ -92,8 +84,7 @@ double NasObjective::operator()(search::Trial& t) {
     auto m = build(t);
     t.set_user_attr("parameters", m->num_parameters());
     const int32_t pad = tok_->pad_id();
-    model::FitOptions f = cfg_.fit_options(pad);
-    f.seed = cfg_.seed;  // same data order and dropout for every trial
+    const model::FitOptions f = cfg_.fit_options(pad);  // cfg_.seed: same data order and dropout for every trial
     auto hist = model::fit(*m, sets_.train, sets_.val, f, progress_hooks("trial " + std::to_string(t.number())));
     double value = hist.back().val_accuracy;
     if (o_.compress) {

@@ -42,6 +42,8 @@ public:
     // The model a trial describes (suggests the trial's parameters). Throws search::TrialPruned when hidden is
     // not divisible by the heads.
     std::unique_ptr<model::BertForSequenceClassification> build(search::Trial& t) const;
+    // Suggests the four size indices (the whole model-level space); returns {name: index}.
+    nlohmann::json suggest_sizes(search::Trial& t) const;
     // The model of the last trial that finished training (for saving the best one).
     model::BertForSequenceClassification* last_model() { return last_.get(); }
     std::string checkpoint_meta() const;
@@ -55,8 +57,5 @@ private:
     model::Encoded test_;
     std::unique_ptr<model::BertForSequenceClassification> last_;
 };
-
-// Fine-tuning / training with a progress bar ("what" labels it) and one line per epoch.
-model::TrainHooks progress_hooks(const std::string& what);
 
 }  // namespace qbert::apps

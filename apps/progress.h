@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "model/train.h"
+
 namespace qbert::apps {
 
 class Progress {
@@ -24,5 +26,8 @@ private:
 };
 
 std::string format_duration(double seconds);
+
+// Training hooks for fit(): a progress bar labelled `what` (loss, accuracy, rate, ETA) and one line per epoch.
+model::TrainHooks progress_hooks(const std::string& what);
 
 }  // namespace qbert::apps

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "apps/nas.h"
+#include "apps/progress.h"
 
 namespace qbert::apps {
 

@@ -37,6 +37,14 @@ uint64_t stream_seed(uint64_t seed, int64_t trial_number, const std::string& pur
     return mix.next_u64();
 }
 
+namespace {
+std::string host_name() {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    return host;
+}
+}  // namespace
+
 // ---- Trial ----
 
 json Trial::suggest(const std::string& name, const Distribution& d) {
@@ -115,9 +123,7 @@ Study::Study(std::shared_ptr<Storage> storage, const std::string& name, Directio
 }
 
 Trial Study::ask() {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    FrozenTrial t = storage_->create_trial(rec_.id, json{{"host", host}, {"pid", static_cast<int64_t>(getpid())},
+    FrozenTrial t = storage_->create_trial(rec_.id, json{{"host", host_name()}, {"pid", static_cast<int64_t>(getpid())},
                                                          {"sampler", sampler_->name()}});
     trials();  // what the sampler sees: every trial, finished or running (here or elsewhere)
     auto relative = sampler_->sample_relative(*this, t);
@@ -193,8 +199,7 @@ int64_t Study::optimize(const Objective& objective, const OptimizeOptions& o, co
 }
 
 std::vector<int64_t> Study::fail_stale_trials() {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
+    const std::string host = host_name();
     std::vector<int64_t> failed;
     for (const FrozenTrial& t : trials()) {
         if (t.state != TrialState::Running || t.system_attrs.value("host", "") != host) continue;

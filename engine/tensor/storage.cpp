@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <sys/mman.h>
+
 namespace qbert::engine {
 
 namespace {
@@ -40,7 +42,18 @@ size_t round_up(size_t n) {
     return (n + step - 1) / step * step;
 }
 
+// Blocks of 2 MiB and more are 2 MiB-aligned and marked for transparent huge pages (this machine's THP mode is
+// `madvise`: without the hint every block is 4 KiB pages). Activations of a batch are megabytes, and a matmul
+// streaming them through 4 KiB pages pays TLB misses: bf16 inference of the mini model went from ~575 to
+// ~640 seq/s with the hint (docs/benchmarks.md). Memory: at most one partly used 2 MiB page per block.
 std::byte* system_alloc(size_t n) {
+    constexpr size_t kHuge = size_t(2) << 20;
+    if (n >= kHuge) {
+        void* p = std::aligned_alloc(kHuge, (n + kHuge - 1) / kHuge * kHuge);
+        if (!p) throw std::bad_alloc();
+        madvise(p, (n + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);
+        return static_cast<std::byte*>(p);
+    }
     void* p = std::aligned_alloc(kAlign, n);
     if (!p) throw std::bad_alloc();
     return static_cast<std::byte*>(p);

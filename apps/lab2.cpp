@@ -20,6 +20,7 @@
 #include "apps/progress.h"
 #include "apps/results.h"
 #include "apps/search_cmd.h"
+#include "apps/workers.h"
 
 namespace qbert::apps {
 
@@ -44,19 +45,12 @@ Profile profile(const std::string& name) {
 // Results of architectures already trained with one objective, from every study of DIR/lab2.db that used it.
 class Memo {
 public:
-    Memo(search::Storage& st, const std::string& tag) : tag_(tag) {
-        for (const auto& name : st.study_names()) {
-            const auto rec = st.find_study(name);
-            if (!rec || rec->meta.value("objective_tag", "") != tag) continue;
-            for (const auto& t : st.trials(rec->id))
-                if (t.state == search::TrialState::Complete && t.value && !t.user_attrs.contains("reused_from"))
-                    done_[key(t.params_json())] = {*t.value, t.user_attrs, name + "#" + std::to_string(t.number)};
-        }
-    }
+    Memo(search::Storage& st, const std::string& tag) : st_(st), tag_(tag) { load(); }
     static std::string key(const json& params) { return params.dump(); }  // object keys are sorted: canonical
     // Suggests the four size indices (the whole model-level space), then reuses or trains.
     double operator()(search::Trial& t, NasObjective& nas, const std::string& study) {
         const json params = nas.suggest_sizes(t);
+        if (!done_.contains(key(params))) load();  // another process (lab2 --jobs) may have trained it meanwhile
         if (auto it = done_.find(key(params)); it != done_.end()) {
             for (const auto& [k, v] : it->second.attrs.items()) t.set_user_attr(k, v);
             t.set_user_attr("reused_from", it->second.from);
@@ -75,6 +69,17 @@ private:
         json attrs;
         std::string from;
     };
+    void load() {
+        for (const auto& name : st_.study_names()) {
+            const auto rec = st_.find_study(name);
+            if (!rec || rec->meta.value("objective_tag", "") != tag_) continue;
+            for (const auto& t : st_.trials(rec->id))
+                if (t.state == search::TrialState::Complete && t.value && !t.user_attrs.contains("reused_from"))
+                    done_.try_emplace(key(t.params_json()),
+                                      Entry{*t.value, t.user_attrs, name + "#" + std::to_string(t.number)});
+        }
+    }
+    search::Storage& st_;
     std::string tag_;
     std::map<std::string, Entry> done_;
 };
@@ -131,6 +136,71 @@ void frame(Figure& f, const std::vector<std::vector<double>>& curves) {
     f.ymax = std::min(1.0, std::ceil((hi + 0.01) * 20.0) / 20.0);
 }
 
+
+// One study of the lab: Task 1 (post < 0: NAS only) or Task 2 (compression-aware, `post` epochs after).
+struct StudySpec {
+    std::string name, sampler;
+    int64_t seed, trials, post;
+    std::string tag() const { return post < 0 ? "nas-model" : "compression-aware-post" + std::to_string(post); }
+};
+
+std::vector<StudySpec> task1_specs(const std::vector<std::string>& samplers, int64_t seeds, int64_t trials) {
+    std::vector<StudySpec> out;
+    for (int64_t seed = 0; seed < seeds; ++seed)
+        for (const auto& sampler : samplers)
+            out.push_back({"task1-" + sampler + "-seed" + std::to_string(seed), sampler, seed, trials, -1});
+    return out;
+}
+
+std::vector<StudySpec> task2_specs(const std::string& sampler, int64_t trials, int64_t post_epochs) {
+    std::vector<StudySpec> out;
+    for (const int64_t post : {int64_t{0}, post_epochs})
+        out.push_back({"task2-compression-aware-post" + std::to_string(post) + "-" + sampler, sampler, 0, trials, post});
+    return out;
+}
+
+json study_meta(const StudySpec& s) { return {{"objective_tag", s.tag()}, {"sampler", s.sampler}, {"seed", s.seed}}; }
+
+// Whether the study already holds `trials` finished trials (nothing left for a worker to do).
+bool study_done(const search::Storage& st, const StudySpec& s) {
+    const auto rec = st.find_study(s.name);
+    if (!rec) return false;
+    int64_t finished = 0;
+    for (const auto& t : st.trials(rec->id)) finished += t.state != search::TrialState::Running;
+    return finished >= s.trials;
+}
+
+// lab2 --jobs N: the unfinished studies of `specs`, each in a worker process (this binary, `lab2 ...
+// --only-study NAME`) with threads/N threads, N at a time. The caller then walks the same studies, finds them
+// complete and only collects them.
+void run_in_workers(const Lab2Options& lo, const search::Storage& st, const std::vector<StudySpec>& specs,
+                    int64_t seeds, int64_t trials, int64_t ca_trials) {
+    std::vector<WorkerJob> jobs;
+    std::string samplers;
+    for (const auto& x : lo.samplers) samplers += (samplers.empty() ? "" : ",") + x;
+    const int threads = std::max(1, lo.threads / lo.jobs);
+    for (const auto& s : specs) {
+        if (study_done(st, s)) continue;
+        WorkerJob j{s.name, {self_exe(), "lab2", "--out", lo.out, "--profile", lo.profile, "--seeds", std::to_string(seeds),
+                             "--trials", std::to_string(trials), "--ca-trials", std::to_string(ca_trials),
+                             "--samplers", samplers, "--threads", std::to_string(threads), "--only-study", s.name}, ""};
+        for (const auto& kv : lo.sets) j.argv.insert(j.argv.end(), {"--set", kv});
+        j.stderr_path = (fs::path(lo.out) / "logs" / (s.name + ".log")).string();  // progress bars, errors
+        jobs.push_back(std::move(j));
+    }
+    if (jobs.empty()) return;
+    fs::create_directories(fs::path(lo.out) / "logs");
+    std::printf("lab2: %zu studies in %d worker processes at a time, %d thread(s) each\n", jobs.size(),
+                std::min<int>(lo.jobs, static_cast<int>(jobs.size())), threads);
+    std::fflush(stdout);
+    const auto failed = run_workers(jobs, lo.jobs);
+    if (!failed.empty()) {
+        std::string what;
+        for (const auto& f : failed) what += "\n  " + f.label + ": exit status " + std::to_string(f.exit_code);
+        throw engine::Error("lab2: worker processes failed (their finished trials are kept; rerun to resume):" + what);
+    }
+}
+
 }  // namespace
 
 int run_lab2(const Lab2Options& lo) {
@@ -140,9 +210,32 @@ int run_lab2(const Lab2Options& lo) {
     const int64_t ca_trials = lo.ca_trials > 0 ? lo.ca_trials : p.ca_trials;
     if (lo.samplers.empty()) throw engine::Error("--samplers: give at least one sampler");
     for (const auto& s : lo.samplers) search::make_sampler(s, 0, nas_grid());  // unknown names fail here
+    if (lo.jobs < 1) throw engine::Error("--jobs must be >= 1, got " + std::to_string(lo.jobs));
     model::TrainConfig cfg = model::TrainConfig::from_toml(p.config, lo.sets);
     cfg.threads = lo.threads;
-    check_run_settings(lo.out, {{"profile", lo.profile}, {"train_config", json::parse(cfg.to_json())}});
+    json train_json = json::parse(cfg.to_json());
+    train_json["train"].erase("threads");  // workers run with fewer threads: the same settings otherwise
+    check_run_settings(lo.out, {{"profile", lo.profile}, {"train_config", train_json}});
+    auto st = std::make_shared<search::Storage>((fs::path(lo.out) / "lab2.db").string());
+    NasOptions nas_o;
+    nas_o.space = "model";
+    const auto task1 = task1_specs(lo.samplers, seeds, trials);
+
+    if (!lo.only_study.empty()) {  // a worker of lab2 --jobs: one study, no figures
+        std::vector<StudySpec> all = task1;
+        for (const auto& sampler : lo.samplers)
+            for (const auto& spec : task2_specs(sampler, ca_trials, p.post_train_epochs)) all.push_back(spec);
+        const auto it = std::find_if(all.begin(), all.end(), [&](const StudySpec& x) { return x.name == lo.only_study; });
+        if (it == all.end()) throw engine::Error("--only-study: no study named '" + lo.only_study + "' in this lab");
+        NasOptions o = nas_o;
+        o.compress = it->post >= 0;
+        o.post_train_epochs = std::max<int64_t>(it->post, 0);
+        NasObjective obj(cfg, o, [](const std::string& l) { std::printf("%s\n", l.c_str()); });
+        Memo memo(*st, it->tag());
+        run_study(st, it->name, it->sampler, static_cast<uint64_t>(it->seed), it->trials, study_meta(*it), lo.out,
+                  [&](search::Trial& t) { return memo(t, obj, it->name); });
+        return 0;
+    }
     const auto t0 = std::chrono::steady_clock::now();
     std::printf("lab2: profile %s (%s), %ld seeds x %ld trials per sampler (%s), compression-aware %ld trials\n",
                 lo.profile.c_str(), p.config.c_str(), long(seeds), long(trials), [&] {
@@ -152,22 +245,30 @@ int run_lab2(const Lab2Options& lo) {
                 }().c_str(), long(ca_trials));
     std::printf("config: %s\n", cfg.to_json().c_str());
     std::fflush(stdout);
-    auto st = std::make_shared<search::Storage>((fs::path(lo.out) / "lab2.db").string());
 
     // ---- Task 1: samplers on the model-level space, several seeds each
-    NasOptions nas_o;
-    nas_o.space = "model";
-    NasObjective nas(cfg, nas_o, [](const std::string& l) { std::printf("%s\n", l.c_str()); });
-    Memo memo(*st, "nas-model");
+    if (lo.jobs > 1) {
+        // queued sampler by sampler (random first by default): TPE's first 10 trials with seed k are random's
+        // with seed k, so running those studies after random's lets them reuse its results instead of training
+        // the same architectures at the same time
+        std::vector<StudySpec> queue;
+        for (const auto& sampler : lo.samplers)
+            for (const auto& spec : task1)
+                if (spec.sampler == sampler) queue.push_back(spec);
+        run_in_workers(lo, *st, queue, seeds, trials, ca_trials);
+    }
     std::map<std::string, std::vector<std::vector<double>>> curves;  // sampler -> per seed
-    for (int64_t seed = 0; seed < seeds; ++seed)
-        for (const auto& sampler : lo.samplers) {
-            const std::string name = "task1-" + sampler + "-seed" + std::to_string(seed);
-            const json meta{{"objective_tag", memo.tag()}, {"sampler", sampler}, {"seed", seed}};
-            const auto done = run_study(st, name, sampler, static_cast<uint64_t>(seed), trials, meta, lo.out,
-                                        [&](search::Trial& t) { return memo(t, nas, name); });
-            curves[sampler].push_back(best_so_far(done, trials));
+    {
+        std::unique_ptr<NasObjective> nas;  // loads the data: only when a study still has trials to run
+        Memo memo(*st, "nas-model");
+        for (const auto& spec : task1) {
+            if (!nas && !study_done(*st, spec))
+                nas = std::make_unique<NasObjective>(cfg, nas_o, [](const std::string& l) { std::printf("%s\n", l.c_str()); });
+            const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), trials,
+                                        study_meta(spec), lo.out, [&](search::Trial& t) { return memo(t, *nas, spec.name); });
+            curves[spec.sampler].push_back(best_so_far(done, trials));
         }
+    }
     // mean / min / max over seeds per trial, one column group per sampler
     const std::string t1 = (fs::path(lo.out) / "task1_best_so_far.csv").string();
     std::string best_sampler;
@@ -226,22 +327,22 @@ int run_lab2(const Lab2Options& lo) {
     // ---- Task 2: compression-aware NAS with the best sampler, without and with post-compression training
     std::vector<std::pair<std::string, std::vector<double>>> t2;
     t2.push_back({"NAS only (Task 1, " + best_sampler + ", seed 0)", curves[best_sampler].front()});
-    for (const int64_t post : {int64_t{0}, p.post_train_epochs}) {
+    const auto task2 = task2_specs(best_sampler, ca_trials, p.post_train_epochs);
+    if (lo.jobs > 1) run_in_workers(lo, *st, task2, seeds, trials, ca_trials);
+    for (const auto& spec : task2) {
         NasOptions ca = nas_o;
         ca.compress = true;
-        ca.post_train_epochs = post;
-        NasObjective obj(cfg, ca, nullptr);
-        const std::string tag = "compression-aware-post" + std::to_string(post);
-        Memo m2(*st, tag);
-        const std::string name = "task2-" + tag + "-" + best_sampler;
-        const json meta{{"objective_tag", tag}, {"sampler", best_sampler}, {"seed", 0}};
-        const auto done = run_study(st, name, best_sampler, 0, ca_trials, meta, lo.out,
-                                    [&](search::Trial& t) { return m2(t, obj, name); });
-        t2.push_back({post == 0 ? "compression-aware, no training after compression"
-                                : "compression-aware, " + std::to_string(post) + " epoch after compression",
+        ca.post_train_epochs = spec.post;
+        std::unique_ptr<NasObjective> obj;
+        if (!study_done(*st, spec)) obj = std::make_unique<NasObjective>(cfg, ca, nullptr);
+        Memo m2(*st, spec.tag());
+        const auto done = run_study(st, spec.name, spec.sampler, 0, ca_trials, study_meta(spec), lo.out,
+                                    [&](search::Trial& t) { return m2(t, *obj, spec.name); });
+        t2.push_back({spec.post == 0 ? "compression-aware, no training after compression"
+                                     : "compression-aware, " + std::to_string(spec.post) + " epoch after compression",
                       best_so_far(done, ca_trials)});
         const auto best = Study::best_of(done, search::Direction::Maximize);
-        std::printf("task2 %s best=%s\n", tag.c_str(), best ? fmt_num(*best->value).c_str() : "-");
+        std::printf("task2 %s best=%s\n", spec.tag().c_str(), best ? fmt_num(*best->value).c_str() : "-");
     }
     const std::string t2csv = (fs::path(lo.out) / "task2_best_so_far.csv").string();
     {

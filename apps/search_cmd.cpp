@@ -251,6 +251,11 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
     c.lab2->add_option("--samplers", l.samplers, "Task 1 samplers")->delimiter(',')->capture_default_str();
     c.lab2->add_option("--set", l.sets, "override a key of the profile's training config (repeatable)");
     c.lab2->add_option("--threads", l.threads)->capture_default_str();
+    c.lab2->add_option("--jobs", l.jobs,
+                       "studies run at once, each in a worker process with threads/jobs threads (2 on this 2-core "
+                       "machine: small models train faster side by side than one at a time on 2 threads)")
+        ->capture_default_str();
+    c.lab2->add_option("--only-study", l.only_study, "(internal: a --jobs worker runs this one study)")->group("");
 }
 
 std::optional<int> run_search_commands(const SearchCommands& c) {

@@ -16,7 +16,7 @@ namespace qbert::apps {
 struct SweepOptions {
     CompressOptions base;  // checkpoint, data, limits, lr, seed, threads, epochs (QAT / fine-tuning)
     std::string out;
-    std::vector<int> widths{4, 8, 12, 16, 20, 24, 28, 32};
+    std::vector<int> widths{4, 6, 8, 12, 16, 20, 24, 28, 32};  // 6: where PTQ breaks and QAT recovers (half rule)
     std::string frac_rule = "half";  // half: frac = width / 2 (Mase's default); calibrated: also calibrated curves
     std::vector<double> sparsities{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
     std::vector<std::string> methods{"random", "l1-norm"};

@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -148,7 +150,11 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
     } else {
         throw engine::Error("--split must be test or val, got '" + split + "'");
     }
+    const auto t0 = std::chrono::steady_clock::now();
     const auto r = model::evaluate(*m, enc, model::TrainConfig{}.eval_batch_size, tok.pad_id());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("matmul=%s seconds=%.1f reviews_per_s=%.1f\n", engine::matmul_precision_name(engine::matmul_precision()),
+                secs, static_cast<double>(r.n) / std::max(secs, 1e-9));
     std::printf("accuracy=%.4f n=%ld\n", r.accuracy, long(r.n));
     return 0;
 }
@@ -246,7 +252,9 @@ int main(int argc, char** argv) {
     train->add_option("--set", train_sets, "override a config key: section.key=value (repeatable)");
     train->add_option("--out", train_out, "output directory: model.h5 (best on validation), metrics.csv")->capture_default_str();
 
-    std::string eval_ckpt, eval_split = "test", data_root = "data", vocab_path;
+    std::string eval_ckpt, eval_split = "test", data_root = "data", vocab_path, eval_matmul;
+    const char* matmul_help = "f32 | bf16: precision of the matmul operands (sums in fp32 either way; bf16 runs "
+                              "~1.5x faster here, see docs/benchmarks.md). Default: QBERT_MATMUL, else f32";
     int64_t eval_limit = 0;
     int eval_threads = 2;
     CLI::App* eval = app.add_subcommand("eval", "accuracy of a checkpoint; prints accuracy=... n=...");
@@ -256,6 +264,7 @@ int main(int argc, char** argv) {
     eval->add_option("--data", data_root, "data root")->capture_default_str();
     eval->add_option("--vocab", vocab_path, "vocab.txt (default: the one recorded in the checkpoint)");
     eval->add_option("--threads", eval_threads)->capture_default_str();
+    eval->add_option("--matmul", eval_matmul, matmul_help);
 
     std::string pred_ckpt, pred_text;
     CLI::App* predict = app.add_subcommand("predict", "classify --text or each stdin line: label<TAB>logit0<TAB>logit1");
@@ -263,6 +272,7 @@ int main(int argc, char** argv) {
     predict->add_option("--text", pred_text, "one text (otherwise each line of stdin)");
     predict->add_option("--vocab", vocab_path, "vocab.txt (default: the one recorded in the checkpoint)");
     predict->add_option("--threads", eval_threads)->capture_default_str();
+    predict->add_option("--matmul", eval_matmul, matmul_help);
 
     std::string tok_vocab = "data/vocab/bert-base-uncased-vocab.txt";
     int64_t tok_max_len = 512;
@@ -300,6 +310,7 @@ int main(int argc, char** argv) {
         if (*demo) return run_demo(common, demo_opt, demo_out);
         if (*inspect) return run_inspect(inspect_path);
         if (*train) return run_train(train_config, train_sets, train_out);
+        if (!eval_matmul.empty()) engine::set_matmul_precision(eval_matmul);  // eval, predict
         if (*eval) return run_eval(eval_ckpt, eval_split, eval_limit, data_root, vocab_path, eval_threads);
         if (*predict) return run_predict(pred_ckpt, pred_text, vocab_path, eval_threads);
         if (*tokenize) return run_tokenize(tok_vocab, tok_max_len);

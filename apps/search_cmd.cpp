@@ -252,8 +252,8 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
     c.lab2->add_option("--set", l.sets, "override a key of the profile's training config (repeatable)");
     c.lab2->add_option("--threads", l.threads)->capture_default_str();
     c.lab2->add_option("--jobs", l.jobs,
-                       "studies run at once, each in a worker process with threads/jobs threads (2 on this 2-core "
-                       "machine: small models train faster side by side than one at a time on 2 threads)")
+                       "studies run at once, each in a worker process with threads/jobs threads (on this 2-core "
+                       "machine 2 jobs gave only ~1.1x on the quick profile's mix of models: docs/results.md)")
         ->capture_default_str();
     c.lab2->add_option("--only-study", l.only_study, "(internal: a --jobs worker runs this one study)")->group("");
 }

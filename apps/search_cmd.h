@@ -36,7 +36,7 @@ struct Lab2Options {
     std::vector<std::string> samplers{"random", "grid", "tpe"};
     std::vector<std::string> sets;
     int threads = 2;
-    int jobs = 2;            // studies run at once, each in its own process (apps/workers.h)
+    int jobs = 1;            // studies run at once, each in its own process (apps/workers.h)
     std::string only_study;  // set in those worker processes: run this one study and stop
 };
 

@@ -278,8 +278,9 @@ int lab1(const SweepOptions& in) {
         if (o.base.test_limit == 0) o.base.test_limit = 5000;
     }
     o.frac_rule = "calibrated";
-    std::printf("lab1 profile=%s base=%s qat/finetune: 1 epoch on %s training reviews, test on %s\n", o.profile.c_str(),
-                o.base.checkpoint.c_str(), o.base.train_limit ? std::to_string(o.base.train_limit).c_str() : "all",
+    std::printf("lab1 profile=%s base=%s qat/finetune: 1 epoch on %s training reviews (lr %g / %g), test on %s\n",
+                o.profile.c_str(), o.base.checkpoint.c_str(),
+                o.base.train_limit ? std::to_string(o.base.train_limit).c_str() : "all", o.base.lr, o.finetune_lr,
                 o.base.test_limit ? std::to_string(o.base.test_limit).c_str() : "all 25,000");
     SweepOptions q = o;
     q.out = o.out + "/quant";
@@ -287,6 +288,7 @@ int lab1(const SweepOptions& in) {
     sweep_quant(q, w);
     SweepOptions p = o;
     p.out = o.out + "/prune";
+    p.base.lr = o.finetune_lr;
     p.base.checkpoint = pick_quantized(q, ResultTable(q.out + "/quant_sweep.csv", kQuantColumns, {"width", "frac_rule"}));
     sweep_prune(p, w);
     std::printf("lab1_seconds=%.0f\n", seconds_since(t0));
@@ -325,6 +327,8 @@ void register_lab1_commands(CLI::App& app, Lab1Commands& c) {
     c.lab1 = app.add_subcommand("lab1", "Lab 1 end to end from the base model: quant sweep, then prune sweep (resumable)");
     common(c.lab1, false);
     o.base.checkpoint = "runs/base/model.h5";
+    c.lab1->add_option("--finetune-lr", o.finetune_lr, "fine-tuning peak learning rate after pruning (--lr is QAT's)")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
     c.lab1->add_option("--profile", o.profile, "quick: QAT / fine-tune 1 epoch on 2,000 training reviews, test on the first 5,000 | full: all 23,750 and all 25,000")->capture_default_str();
 }
 

@@ -23,7 +23,8 @@ struct SweepOptions {
     std::string profile = "quick";  // lab1: quick | full
     // lab1: fine-tuning lr after pruning (--lr is QAT's). At 1e-4 one short epoch cannot re-learn a 90%-pruned
     // model (L1 at 0.9, quick profile: 0.5004); at 1e-3 it can (0.7724) but disturbs the mildly pruned ones (L1
-    // at 0.5: 0.8402 vs 0.8594); 3e-4 keeps both (0.8636, 0.7646). docs/results.md has the three sweeps.
+    // at 0.5: 0.8402 vs 0.8594); 3e-4 keeps both (0.8636, 0.7646) but its L1 fine-tune at 0.8 collapsed to 0.50.
+    // docs/results.md has the three sweeps.
     double finetune_lr = 3e-4;
 };
 

@@ -136,12 +136,19 @@ void frame(Figure& f, const std::vector<std::vector<double>>& curves) {
     f.ymax = std::min(1.0, std::ceil((hi + 0.01) * 20.0) / 20.0);
 }
 
-
 // One study of the lab: Task 1 (post < 0: NAS only) or Task 2 (compression-aware, `post` epochs after).
 struct StudySpec {
     std::string name, sampler;
     int64_t seed, trials, post;
     std::string tag() const { return post < 0 ? "nas-model" : "compression-aware-post" + std::to_string(post); }
+    // the objective's options: the model-level space, compressed and post-trained in Task 2
+    NasOptions objective() const {
+        NasOptions o;
+        o.space = "model";
+        o.compress = post >= 0;
+        o.post_train_epochs = std::max<int64_t>(post, 0);
+        return o;
+    }
 };
 
 std::vector<StudySpec> task1_specs(const std::vector<std::string>& samplers, int64_t seeds, int64_t trials) {
@@ -213,12 +220,10 @@ int run_lab2(const Lab2Options& lo) {
     if (lo.jobs < 1) throw engine::Error("--jobs must be >= 1, got " + std::to_string(lo.jobs));
     model::TrainConfig cfg = model::TrainConfig::from_toml(p.config, lo.sets);
     cfg.threads = lo.threads;
-    json train_json = json::parse(cfg.to_json());
-    train_json["train"].erase("threads");  // workers run with fewer threads: the same settings otherwise
-    check_run_settings(lo.out, {{"profile", lo.profile}, {"train_config", train_json}});
+    // (a --jobs worker runs with fewer threads; its parent checked the settings before starting it)
+    if (lo.only_study.empty())
+        check_run_settings(lo.out, {{"profile", lo.profile}, {"train_config", json::parse(cfg.to_json())}});
     auto st = std::make_shared<search::Storage>((fs::path(lo.out) / "lab2.db").string());
-    NasOptions nas_o;
-    nas_o.space = "model";
     const auto task1 = task1_specs(lo.samplers, seeds, trials);
 
     if (!lo.only_study.empty()) {  // a worker of lab2 --jobs: one study, no figures
@@ -227,10 +232,7 @@ int run_lab2(const Lab2Options& lo) {
             for (const auto& spec : task2_specs(sampler, ca_trials, p.post_train_epochs)) all.push_back(spec);
         const auto it = std::find_if(all.begin(), all.end(), [&](const StudySpec& x) { return x.name == lo.only_study; });
         if (it == all.end()) throw engine::Error("--only-study: no study named '" + lo.only_study + "' in this lab");
-        NasOptions o = nas_o;
-        o.compress = it->post >= 0;
-        o.post_train_epochs = std::max<int64_t>(it->post, 0);
-        NasObjective obj(cfg, o, [](const std::string& l) { std::printf("%s\n", l.c_str()); });
+        NasObjective obj(cfg, it->objective(), [](const std::string& l) { std::printf("%s\n", l.c_str()); });
         Memo memo(*st, it->tag());
         run_study(st, it->name, it->sampler, static_cast<uint64_t>(it->seed), it->trials, study_meta(*it), lo.out,
                   [&](search::Trial& t) { return memo(t, obj, it->name); });
@@ -263,7 +265,8 @@ int run_lab2(const Lab2Options& lo) {
         Memo memo(*st, "nas-model");
         for (const auto& spec : task1) {
             if (!nas && !study_done(*st, spec))
-                nas = std::make_unique<NasObjective>(cfg, nas_o, [](const std::string& l) { std::printf("%s\n", l.c_str()); });
+                nas = std::make_unique<NasObjective>(cfg, spec.objective(),
+                                                     [](const std::string& l) { std::printf("%s\n", l.c_str()); });
             const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), trials,
                                         study_meta(spec), lo.out, [&](search::Trial& t) { return memo(t, *nas, spec.name); });
             curves[spec.sampler].push_back(best_so_far(done, trials));
@@ -330,11 +333,8 @@ int run_lab2(const Lab2Options& lo) {
     const auto task2 = task2_specs(best_sampler, ca_trials, p.post_train_epochs);
     if (lo.jobs > 1) run_in_workers(lo, *st, task2, seeds, trials, ca_trials);
     for (const auto& spec : task2) {
-        NasOptions ca = nas_o;
-        ca.compress = true;
-        ca.post_train_epochs = spec.post;
         std::unique_ptr<NasObjective> obj;
-        if (!study_done(*st, spec)) obj = std::make_unique<NasObjective>(cfg, ca, nullptr);
+        if (!study_done(*st, spec)) obj = std::make_unique<NasObjective>(cfg, spec.objective(), nullptr);
         Memo m2(*st, spec.tag());
         const auto done = run_study(st, spec.name, spec.sampler, 0, ca_trials, study_meta(spec), lo.out,
                                     [&](search::Trial& t) { return m2(t, *obj, spec.name); });

@@ -1,7 +1,7 @@
 // Worker processes: run several commands (usually this same binary with other arguments) at once, at most
 // `parallel` at a time, echoing each one's output lines prefixed with its label. Used by `qbert lab2 --jobs N`
 // to run independent studies side by side: on two cores, two single-threaded trainings of small models get
-// more done than one two-threaded training (small matmuls and element-wise ops scale poorly). The studies
+// 1.3-1.6x the work of one two-threaded training done, large ones hardly more (docs/results.md). The studies
 // share one SQLite file, which is built for several writers (search/storage.h).
 #pragma once
 

@@ -27,9 +27,8 @@ done
 echo "# median over $rounds rounds: mode config peer_seq_per_s qbert_seq_per_s ratio (median of per-round ratios)"
 awk '{v[$1" "$2" "$3" "$7]=$6; k[$2" "$3]=1; n=($7>n?$7:n)}
      END {for (key in k) {
-            split(key, a, " "); line=key
+            line = key
             for (s = 1; s <= 3; s++) {
-              m = 0
               for (r = 1; r <= n; r++) {
                 p = v["peer " key " " r]; q = v["qbert " key " " r]
                 x[r] = (s == 1 ? p : s == 2 ? q : (p > 0 ? q / p : 0))

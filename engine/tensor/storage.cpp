@@ -49,9 +49,10 @@ size_t round_up(size_t n) {
 std::byte* system_alloc(size_t n) {
     constexpr size_t kHuge = size_t(2) << 20;
     if (n >= kHuge) {
-        void* p = std::aligned_alloc(kHuge, (n + kHuge - 1) / kHuge * kHuge);
+        const size_t whole = (n + kHuge - 1) / kHuge * kHuge;  // aligned_alloc wants a multiple of the alignment
+        void* p = std::aligned_alloc(kHuge, whole);
         if (!p) throw std::bad_alloc();
-        madvise(p, (n + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);
+        madvise(p, whole, MADV_HUGEPAGE);  // a hint: if the kernel declines, the block still works
         return static_cast<std::byte*>(p);
     }
     void* p = std::aligned_alloc(kAlign, n);

@@ -63,7 +63,10 @@ TEST_CASE("run_workers: runs `parallel` jobs at once and no more", "[apps][worke
         auto [failed, out] = capture({x, y}, 1, dir.file("out.txt"));
         REQUIRE(failed.size() == 1);
         REQUIRE(failed[0].label == "x");
-        REQUIRE(out.find("[y] started") > out.find("[x] FAILED"));
+        const size_t y_started = out.find("[y] started"), x_failed = out.find("[x] FAILED");
+        REQUIRE(y_started != std::string::npos);
+        REQUIRE(x_failed != std::string::npos);
+        REQUIRE(y_started > x_failed);
     }
     REQUIRE_THROWS(run_workers({y}, 0));
 }

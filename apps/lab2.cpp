@@ -141,10 +141,12 @@ struct StudySpec {
     std::string name, sampler;
     int64_t seed, trials, post;
     std::string tag() const { return post < 0 ? "nas-model" : "compression-aware-post" + std::to_string(post); }
-    // the objective's options: the model-level space, compressed and post-trained in Task 2
-    NasOptions objective() const {
+    // the objective's options: the model-level space, compressed and post-trained in Task 2; the trained models
+    // shared through DIR/trained (Task 2's first trials are Task 1's architectures, trained the same way)
+    NasOptions objective(const std::string& out) const {
         NasOptions o;
         o.space = "model";
+        o.trained_dir = (fs::path(out) / "trained").string();
         o.compress = post >= 0;
         o.post_train_epochs = std::max<int64_t>(post, 0);
         return o;
@@ -232,7 +234,7 @@ int run_lab2(const Lab2Options& lo) {
             for (const auto& spec : task2_specs(sampler, ca_trials, p.post_train_epochs)) all.push_back(spec);
         const auto it = std::find_if(all.begin(), all.end(), [&](const StudySpec& x) { return x.name == lo.only_study; });
         if (it == all.end()) throw engine::Error("--only-study: no study named '" + lo.only_study + "' in this lab");
-        NasObjective obj(cfg, it->objective(), [](const std::string& l) { std::printf("%s\n", l.c_str()); });
+        NasObjective obj(cfg, it->objective(lo.out), [](const std::string& l) { std::printf("%s\n", l.c_str()); });
         Memo memo(*st, it->tag());
         run_study(st, it->name, it->sampler, static_cast<uint64_t>(it->seed), it->trials, study_meta(*it), lo.out,
                   [&](search::Trial& t) { return memo(t, obj, it->name); });
@@ -265,7 +267,7 @@ int run_lab2(const Lab2Options& lo) {
         Memo memo(*st, "nas-model");
         for (const auto& spec : task1) {
             if (!nas && !study_done(*st, spec))
-                nas = std::make_unique<NasObjective>(cfg, spec.objective(),
+                nas = std::make_unique<NasObjective>(cfg, spec.objective(lo.out),
                                                      [](const std::string& l) { std::printf("%s\n", l.c_str()); });
             const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), trials,
                                         study_meta(spec), lo.out, [&](search::Trial& t) { return memo(t, *nas, spec.name); });
@@ -334,7 +336,7 @@ int run_lab2(const Lab2Options& lo) {
     if (lo.jobs > 1) run_in_workers(lo, *st, task2, seeds, trials, ca_trials);
     for (const auto& spec : task2) {
         std::unique_ptr<NasObjective> obj;
-        if (!study_done(*st, spec)) obj = std::make_unique<NasObjective>(cfg, spec.objective(), nullptr);
+        if (!study_done(*st, spec)) obj = std::make_unique<NasObjective>(cfg, spec.objective(lo.out), nullptr);
         Memo m2(*st, spec.tag());
         const auto done = run_study(st, spec.name, spec.sampler, 0, ca_trials, study_meta(spec), lo.out,
                                     [&](search::Trial& t) { return m2(t, *obj, spec.name); });
@@ -366,6 +368,14 @@ int run_lab2(const Lab2Options& lo) {
     frame(f, all);
     if (plot(f, (fs::path(lo.out) / "task2_compression_aware").string()))
         std::printf("figure=%s/task2_compression_aware.png\n", lo.out.c_str());
+    if (!lo.keep_trained) {  // several GB at the quick profile; only a resumed lab needs them
+        std::uintmax_t bytes = 0;
+        const fs::path dir = fs::path(lo.out) / "trained";
+        if (fs::exists(dir))
+            for (const auto& e : fs::directory_iterator(dir)) bytes += e.file_size();
+        fs::remove_all(dir);
+        std::printf("removed %s (trained models, %.1f GB; --keep-trained keeps them)\n", dir.c_str(), double(bytes) / 1e9);
+    }
     std::printf("lab2 done in %s\n",
                 format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()).c_str());
     return 0;

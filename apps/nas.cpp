@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "apps/progress.h"
 #include "passes/prune.h"
@@ -20,7 +21,11 @@ NasObjective::NasObjective(model::TrainConfig cfg, NasOptions o, const std::func
         if (l->empty()) throw engine::Error("NAS space: every size needs at least one choice");
     if (o_.post_train_epochs > 0 && !o_.compress)
         throw engine::Error("--post-train-epochs applies to the compression-aware objective only");
+    if (!o_.trained_dir.empty() && o_.space != "model")
+        throw engine::Error("a directory of trained models needs the 'model' space (the 'layers' space's identity "
+                            "choices are not part of its file names)");
     engine::set_num_threads(cfg_.threads);
+    engine::set_matmul_precision(cfg_.matmul_precision);  // train.matmul_precision, as train() applies it
     tok_ = std::make_unique<model::Tokenizer>(model::Tokenizer::from_file(cfg_.vocab));
     sets_ = model::load_train_val(cfg_, *tok_, info);
     if (o_.test) {
@@ -78,6 +83,13 @@ std::unique_ptr<model::BertForSequenceClassification> NasObjective::build(search
 
 std::string NasObjective::checkpoint_meta() const { return model::checkpoint_meta(cfg_); }
 
+std::string NasObjective::trained_path(const json& a) const {
+    const auto n = [&](const char* k) { return std::to_string(a.at(k).get<int64_t>()); };
+    return (std::filesystem::path(o_.trained_dir) / ("L" + n("num_hidden_layers") + "_H" + n("hidden_size") + "_A" +
+                                                     n("num_attention_heads") + "_I" + n("intermediate_size") + ".h5"))
+        .string();
+}
+
 double NasObjective::operator()(search::Trial& t) {
     const auto t0 = std::chrono::steady_clock::now();
     last_.reset();
@@ -85,8 +97,21 @@ double NasObjective::operator()(search::Trial& t) {
     t.set_user_attr("parameters", m->num_parameters());
     const int32_t pad = tok_->pad_id();
     const model::FitOptions f = cfg_.fit_options(pad);  // cfg_.seed: same data order and dropout for every trial
-    auto hist = model::fit(*m, sets_.train, sets_.val, f, progress_hooks("trial " + std::to_string(t.number())));
-    double value = hist.back().val_accuracy;
+    double value = 0.0;
+    const std::string kept = o_.trained_dir.empty() ? "" : trained_path(t.frozen().user_attrs.at("architecture"));
+    if (!kept.empty() && std::filesystem::exists(kept)) {
+        m = model::load_bert(kept);  // what fit() below would produce, bit for bit
+        value = model::evaluate(*m, sets_.val, cfg_.eval_batch_size, pad).accuracy;
+        t.set_user_attr("trained_weights", kept);
+    } else {
+        const auto hist = model::fit(*m, sets_.train, sets_.val, f, progress_hooks("trial " + std::to_string(t.number())));
+        value = hist.back().val_accuracy;
+        if (!kept.empty()) {  // before compression; temp file then rename: a killed run leaves no half file
+            std::filesystem::create_directories(o_.trained_dir);
+            model::save_bert(kept + ".tmp", *m, checkpoint_meta());
+            std::filesystem::rename(kept + ".tmp", kept);
+        }
+    }
     if (o_.compress) {
         t.set_user_attr("val_accuracy_before_compression", value);
         passes::quantize(*m, passes::QuantizeConfig::uniform(engine::FixedPoint{8, 4}));
@@ -100,8 +125,7 @@ double NasObjective::operator()(search::Trial& t) {
             p.epochs = o_.post_train_epochs;
             p.lr = o_.post_train_lr;
             p.warmup = 0.0;
-            hist = model::fit(*m, sets_.train, sets_.val, p, progress_hooks("post-train"));
-            value = hist.back().val_accuracy;
+            value = model::fit(*m, sets_.train, sets_.val, p, progress_hooks("post-train")).back().val_accuracy;
         } else {
             value = model::evaluate(*m, sets_.val, cfg_.eval_batch_size, pad).accuracy;
         }

@@ -30,6 +30,11 @@ struct NasOptions {
     int64_t post_train_epochs = 0;   // compression-aware: training epochs after compression
     double post_train_lr = 1e-4;
     bool test = true;                // also measure test accuracy (recorded, never the objective)
+    // A directory of trained models, one checkpoint per architecture (model space only; empty = none). A trial
+    // whose architecture has a checkpoint there loads it instead of training: training is a function of the
+    // architecture alone (same init seed, data order and recipe), so this only saves time. Every training
+    // done here is saved there. lab2 shares one between Task 1 and both compression-aware studies of Task 2.
+    std::string trained_dir;
 };
 
 class NasObjective {
@@ -47,6 +52,8 @@ public:
     // The model of the last trial that finished training (for saving the best one).
     model::BertForSequenceClassification* last_model() { return last_.get(); }
     std::string checkpoint_meta() const;
+    // Where the trained model of an architecture ({num_hidden_layers, ...}, as build() records it) is kept.
+    std::string trained_path(const nlohmann::json& architecture) const;
     const model::TrainConfig& config() const { return cfg_; }
 
 private:

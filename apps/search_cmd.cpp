@@ -256,6 +256,9 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
                        "machine 2 jobs gave only ~1.1x on the quick profile's mix of models: docs/results.md)")
         ->capture_default_str();
     c.lab2->add_option("--only-study", l.only_study, "(internal: a --jobs worker runs this one study)")->group("");
+    c.lab2->add_flag("--keep-trained", l.keep_trained,
+                     "keep DIR/trained after the lab: the trained model of every architecture (Task 2 loads them "
+                     "instead of retraining; removed at the end by default, several GB)");
 }
 
 std::optional<int> run_search_commands(const SearchCommands& c) {

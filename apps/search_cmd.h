@@ -38,6 +38,7 @@ struct Lab2Options {
     int threads = 2;
     int jobs = 1;            // studies run at once, each in its own process (apps/workers.h)
     std::string only_study;  // set in those worker processes: run this one study and stop
+    bool keep_trained = false;  // keep DIR/trained (one checkpoint per trained architecture) after the lab
 };
 
 struct SearchCommands {

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "apps/nas.h"
+#include "engine/core/config.h"
 #include "model/compressed_linear.h"
 #include "search/samplers.h"
 #include "support/helpers.h"
@@ -195,4 +196,70 @@ TEST_CASE("a model with Identity layers (NAS) round-trips through a checkpoint",
     const auto mask = engine::Tensor::full({2, 7}, 1.0, engine::DType::I32);
     const auto a = m.logits(ids, mask, r).to_vector_f64(), b = back->logits(ids, mask, r).to_vector_f64();
     REQUIRE(a == b);
+}
+
+TEST_CASE("NAS trained_dir: an architecture trained before is loaded, with exactly the results of training it", "[apps][nas]") {
+    TempDir dir;
+    apps::NasOptions o = small_space();
+    o.space = "model";
+    const auto run = [&](apps::NasOptions opts) {
+        apps::NasObjective nas(synthetic_data(dir), opts);
+        search::Study s(std::make_shared<search::Storage>(":memory:"), "k", search::Direction::Maximize,
+                        std::make_shared<search::RandomSampler>(3));
+        search::Trial t = s.ask();
+        const double v = nas(t);
+        // and the weights the trial ends with (the whole model, after any compression and post-training)
+        std::vector<double> w;
+        for (const auto& [name, p] : nas.last_model()->named_parameters()) {
+            const auto x = p.to_vector_f64();
+            w.insert(w.end(), x.begin(), x.end());
+        }
+        return std::make_tuple(v, t.frozen().user_attrs, w);
+    };
+    // Task 1's objective trains and keeps the model; the compression-aware one (with post-training) then loads it
+    o.trained_dir = dir.file("trained");
+    const auto [v1, a1, w1] = run(o);
+    REQUIRE_FALSE(a1.contains("trained_weights"));
+    const std::string kept = dir.file("trained") + "/" + [&] {
+        const auto& a = a1.at("architecture");
+        return "L" + std::to_string(a.at("num_hidden_layers").get<int>()) + "_H" + std::to_string(a.at("hidden_size").get<int>()) +
+               "_A" + std::to_string(a.at("num_attention_heads").get<int>()) + "_I" +
+               std::to_string(a.at("intermediate_size").get<int>()) + ".h5";
+    }();
+    REQUIRE(std::filesystem::exists(kept));
+    const auto [v2, a2, w2] = run(o);
+    REQUIRE(v2 == v1);
+    REQUIRE(a2.at("trained_weights").get<std::string>() == kept);
+    REQUIRE(a2.at("test_accuracy") == a1.at("test_accuracy"));
+    REQUIRE(w2 == w1);
+
+    o.compress = true;
+    o.post_train_epochs = 1;
+    const auto [v_loaded, a_loaded, w_loaded] = run(o);
+    REQUIRE(a_loaded.contains("trained_weights"));
+    REQUIRE(a_loaded.at("val_accuracy_before_compression").get<double>() == v1);
+    o.trained_dir.clear();
+    const auto [v_trained, a_trained, w_trained] = run(o);
+    REQUIRE_FALSE(a_trained.contains("trained_weights"));
+    REQUIRE(v_loaded == v_trained);
+    REQUIRE(a_loaded.at("test_accuracy") == a_trained.at("test_accuracy"));
+    REQUIRE(w_loaded == w_trained);
+    REQUIRE(w_loaded != w1);  // post-training moved them
+
+    o.space = "layers";
+    o.trained_dir = dir.file("trained");
+    REQUIRE_THROWS_WITH(apps::NasObjective(synthetic_data(dir), o), Contains("'model' space"));
+}
+
+TEST_CASE("NAS objective applies the config's train.matmul_precision (it did not: lab2 trained in fp32)", "[apps][nas]") {
+    TempDir dir;
+    model::TrainConfig cfg = synthetic_data(dir);
+    cfg.matmul_precision = "bf16";
+    {
+        apps::NasObjective nas(cfg, small_space());
+        REQUIRE(engine::matmul_precision() == engine::MatmulPrecision::BF16);
+    }
+    cfg.matmul_precision = "f32";
+    apps::NasObjective back(cfg, small_space());
+    REQUIRE(engine::matmul_precision() == engine::MatmulPrecision::F32);
 }

@@ -107,7 +107,9 @@ void add_data_options(CLI::App* a, CompressOptions& o) {
     a->add_option("--checkpoint", o.checkpoint, "checkpoint to start from (.h5)")->required();
     a->add_option("--config", o.config, "TOML config")->required();
     a->add_option("--out", o.out, "checkpoint to write (.h5)")->required();
-    a->add_option("--lr", o.lr, "fine-tuning peak learning rate (linear decay, no warm-up)")->capture_default_str();
+    a->add_option("--lr", o.lr, "fine-tuning peak learning rate (linear decay)")->capture_default_str();
+    a->add_option("--warmup", o.warmup, "fine-tuning: fraction of the steps the lr ramps up over (0 = none, as Mase)")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
     a->add_option("--train-limit", o.train_limit, "fine-tune on the first N training reviews (0 = all)")->capture_default_str();
     a->add_option("--test-limit", o.test_limit, "evaluate on the first N test reviews (0 = all)")->capture_default_str();
     a->add_option("--calib-batches", o.calib_batches, "training batches for calibration / global activation thresholds")

@@ -12,6 +12,7 @@ struct CompressOptions {
     std::string checkpoint, config, out, data_root = "data";
     int64_t epochs = 0;          // --qat-epochs / --finetune-epochs
     double lr = 1e-4;            // fine-tuning peak learning rate
+    double warmup = 0.0;         // fine-tuning: fraction of the steps the lr ramps up over (0: Mase's linear decay)
     int64_t train_limit = 0;     // fine-tune on the first N training reviews (0 = all)
     int64_t test_limit = 0;      // evaluate on the first N test reviews (0 = all 25,000)
     bool calibrate = false;      // quantize: pick frac widths from ranges seen on training batches

@@ -163,9 +163,11 @@ void plot_prune(const SweepOptions& o, const ResultTable& t, double unpruned) {
 
 void check_settings(const SweepOptions& o) {
     const CompressOptions& b = o.base;
-    check_run_settings(o.out, {{"checkpoint", b.checkpoint}, {"data", b.data_root},   {"epochs", b.epochs},
-                               {"lr", b.lr},                 {"train_limit", b.train_limit},
-                               {"test_limit", b.test_limit}, {"seed", b.seed},        {"calib_batches", b.calib_batches}});
+    nlohmann::json s{{"checkpoint", b.checkpoint}, {"data", b.data_root},   {"epochs", b.epochs},
+                     {"lr", b.lr},                 {"train_limit", b.train_limit},
+                     {"test_limit", b.test_limit}, {"seed", b.seed},        {"calib_batches", b.calib_batches}};
+    if (b.warmup != 0.0) s["warmup"] = b.warmup;  // absent when 0, so directories from before the option resume
+    check_run_settings(o.out, s);
 }
 
 // Runs one sweep point unless the table has it already (a resumed run), and reports it.
@@ -278,9 +280,10 @@ int lab1(const SweepOptions& in) {
         if (o.base.test_limit == 0) o.base.test_limit = 5000;
     }
     o.frac_rule = "calibrated";
-    std::printf("lab1 profile=%s base=%s qat/finetune: 1 epoch on %s training reviews (lr %g / %g), test on %s\n",
-                o.profile.c_str(), o.base.checkpoint.c_str(),
+    std::printf("lab1 profile=%s base=%s qat/finetune: 1 epoch on %s training reviews (lr %g / %g, warm-up 0 / %g), "
+                "test on %s\n", o.profile.c_str(), o.base.checkpoint.c_str(),
                 o.base.train_limit ? std::to_string(o.base.train_limit).c_str() : "all", o.base.lr, o.finetune_lr,
+                o.finetune_warmup,
                 o.base.test_limit ? std::to_string(o.base.test_limit).c_str() : "all 25,000");
     SweepOptions q = o;
     q.out = o.out + "/quant";
@@ -289,6 +292,7 @@ int lab1(const SweepOptions& in) {
     SweepOptions p = o;
     p.out = o.out + "/prune";
     p.base.lr = o.finetune_lr;
+    p.base.warmup = o.finetune_warmup;
     p.base.checkpoint = pick_quantized(q, ResultTable(q.out + "/quant_sweep.csv", kQuantColumns, {"width", "frac_rule"}));
     sweep_prune(p, w);
     std::printf("lab1_seconds=%.0f\n", seconds_since(t0));
@@ -304,6 +308,8 @@ void register_lab1_commands(CLI::App& app, Lab1Commands& c) {
         if (needs_checkpoint) ck->required();
         a->add_option("--out", o.out, "output directory (CSV, figures, checkpoints)")->required();
         a->add_option("--lr", o.base.lr, "QAT / fine-tuning peak learning rate")->capture_default_str();
+        a->add_option("--warmup", o.base.warmup, "QAT / fine-tuning warm-up fraction of the steps (0 = none, as Mase)")
+            ->capture_default_str()->check(CLI::Range(0.0, 1.0));
         a->add_option("--train-limit", o.base.train_limit, "QAT / fine-tune on the first N training reviews (0 = all)")
             ->capture_default_str();
         a->add_option("--test-limit", o.base.test_limit, "evaluate on the first N test reviews (0 = all)")->capture_default_str();
@@ -328,6 +334,8 @@ void register_lab1_commands(CLI::App& app, Lab1Commands& c) {
     common(c.lab1, false);
     o.base.checkpoint = "runs/base/model.h5";
     c.lab1->add_option("--finetune-lr", o.finetune_lr, "fine-tuning peak learning rate after pruning (--lr is QAT's)")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    c.lab1->add_option("--finetune-warmup", o.finetune_warmup, "warm-up fraction of that fine-tuning (QAT: --warmup)")
         ->capture_default_str()->check(CLI::Range(0.0, 1.0));
     c.lab1->add_option("--profile", o.profile, "quick: QAT / fine-tune 1 epoch on 2,000 training reviews, test on the first 5,000 | full: all 23,750 and all 25,000")->capture_default_str();
 }

@@ -26,6 +26,9 @@ struct SweepOptions {
     // at 0.5: 0.8402 vs 0.8594); 3e-4 keeps both (0.8636, 0.7646) but its L1 fine-tune at 0.8 collapsed to 0.50.
     // docs/results.md has the three sweeps.
     double finetune_lr = 3e-4;
+    // lab1: warm-up fraction of that fine-tuning (QAT keeps none). Without one, Adam's first full-size steps
+    // knocked the 80%-pruned L1 model into predicting one class at 3e-4 (docs/results.md).
+    double finetune_warmup = 0.1;
 };
 
 struct Lab1Commands {

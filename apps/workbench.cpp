@@ -39,7 +39,7 @@ void Workbench::finetune(const CompressOptions& o, const char* what) {
     model::FitOptions f = cfg.fit_options(tok->pad_id());
     f.epochs = o.epochs;
     f.lr = o.lr;
-    f.warmup = 0.0;  // as Mase's fine-tuning: linear decay from the start
+    f.warmup = o.warmup;  // 0 (the default) as Mase's fine-tuning: linear decay from the start
     f.seed = o.seed;
     model::fit(*m, sets.train, sets.val, f, progress_hooks(what));
 }

@@ -23,7 +23,8 @@ struct Workbench {
     double test_accuracy();
     // Forward passes over the first n training batches (no gradients), for calibration.
     void run_batches(int64_t n);
-    // Fine-tunes in place for o.epochs at o.lr (linear decay, no warm-up), with a progress bar.
+    // Fine-tunes in place for o.epochs at peak o.lr (o.warmup of the steps ramping up, then linear decay), with a
+    // progress bar.
     void finetune(const CompressOptions& o, const char* what);
     // Saves the model with the training meta plus {extra_key: extra_json}.
     void save(const std::string& out, const std::string& extra_key, const std::string& extra_json);

@@ -8,6 +8,7 @@
 # e.g.   scripts/compare-peer.sh 3 infer mini,small --matmul bf16
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-peer-deps.sh
 rounds="${1:-3}"; modes="${2:-train,infer}"; configs="${3:-tiny,mini,small}"
 shift $(( $# < 3 ? $# : 3 ))
 peer="${PEER:-../shared/peers/torch_bert_bench.py}"

@@ -4,6 +4,7 @@
 # Usage: scripts/compare-samplers.sh [trials=50] [seeds=20] [problems=all] [samplers=random,tpe,tpe-multivariate]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-peer-deps.sh
 trials="${1:-50}"; seeds="${2:-20}"; problems="${3:-mixed,nas_like,rosenbrock2,sphere2,sphere5}"
 samplers="${4:-random,tpe,tpe-multivariate}"
 ./build/release/benchmarks/bench_search --trials "$trials" --seeds "$seeds" --problems "$problems" --samplers "$samplers" | sed 's/^/qbert /' > /tmp/qbert_samplers.txt

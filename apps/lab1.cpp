@@ -149,7 +149,9 @@ void plot_prune(const SweepOptions& o, const ResultTable& t, double unpruned) {
     }
     t.write_wide(wide, "sparsity", xs, series);
     Figure f{.title = "Lab 1: pruning (weights and activations, local) on the quantized model, IMDb",
-             .xlabel = "sparsity", .ylabel = "test accuracy", .xtics = "0.1,0.1,0.9", .curves = {},
+             .xlabel = "sparsity", .ylabel = "test accuracy", .xtics = "0.1,0.1,0.9",
+             .key = "bottom left",  // random pruning falls to chance on the right
+             .curves = {},
              .hlines = {{"unpruned " + fmt_num(unpruned), unpruned}}};
     int col = 2;
     for (const auto& m : o.methods) {

@@ -129,7 +129,7 @@ bool plot(const Figure& f, const std::string& stem) {
     {
         std::ofstream out(gp);
         out << "# drawn by qbert from the CSV beside it; rerun: gnuplot " << fs::path(gp).filename().string() << "\n";
-        out << "set datafile separator ','\nset key bottom right box opaque\nset grid\n";
+        out << "set datafile separator ','\nset key " << f.key << " box opaque\nset grid\n";
         out << "set title \"" << f.title << "\"\nset xlabel \"" << f.xlabel << "\"\nset ylabel \"" << f.ylabel << "\"\n";
         if (!f.xtics.empty()) out << "set xtics " << f.xtics << "\n";
         out << "set yrange [" << f.ymin << ":" << f.ymax << "]\n";

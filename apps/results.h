@@ -49,6 +49,7 @@ struct Curve {
 struct Figure {
     std::string title, xlabel, ylabel, xtics;  // xtics: e.g. "4,4,32" (empty = automatic)
     double ymin = 0.45, ymax = 0.95;
+    std::string key = "bottom right";  // where the legend goes: a corner the curves leave empty
     std::vector<Curve> curves;
     std::vector<std::pair<std::string, double>> hlines;  // labelled horizontal reference lines (e.g. fp32 accuracy)
 };

@@ -53,14 +53,33 @@ def sampler(name, seed):
     raise SystemExit(f"unknown sampler {name}")
 
 
+def fix_truncnorm_logpdf():
+    """Optuna 3.1's truncated-normal logpdf lacks the -log(scale) term of a scaled density; later releases (e.g.
+    4.x, which Mase uses) have it. This puts it back, so that the peer computes the densities later Optuna does."""
+    import numpy as np
+    from optuna.samplers._tpe import _truncnorm, parzen_estimator
+
+    original = _truncnorm.logpdf
+
+    def logpdf(x, a, b, loc=0, scale=1):
+        return original(x, a, b, loc, scale) - np.log(scale)
+
+    _truncnorm.logpdf = logpdf
+    parzen_estimator.truncnorm.logpdf = logpdf
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--fix-logpdf", action="store_true",
+                    help="add Optuna 3.1's missing -log(scale) to the truncated-normal log density (as Optuna 4)")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--samplers", default="random,tpe,tpe-multivariate")
     ap.add_argument("--problems", default=",".join(PROBLEMS))
     a = ap.parse_args()
-    print(f"# optuna {optuna.__version__} trials={a.trials} seeds={a.seeds}")
+    if a.fix_logpdf:
+        fix_truncnorm_logpdf()
+    print(f"# optuna {optuna.__version__} trials={a.trials} seeds={a.seeds} fix_logpdf={a.fix_logpdf}")
     for pname in a.problems.split(","):
         f = PROBLEMS[pname]
         for sname in a.samplers.split(","):

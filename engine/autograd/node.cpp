@@ -105,7 +105,14 @@ Tensor record(Tensor out, const char* name, const std::vector<Tensor>& inputs,
         next[i] = edge_of(inputs[i]);
         needs[i] = next[i] != nullptr;
     }
-    auto node = std::make_shared<FunctionNode>(name, saved, std::move(needs), std::move(fn));
+    // An op that saves its own output (softmax, div, tanh, ...) must not save `out` itself: out owns the node
+    // (grad_fn) and the node would own out, a reference cycle that keeps the whole graph alive when no
+    // backward runs. It saves a detached alias instead: same storage and version counter, no history (what
+    // PyTorch's SavedVariable does for outputs).
+    std::vector<Tensor> to_save = saved;
+    for (Tensor& t : to_save)
+        if (t.defined() && out.defined() && t.impl_ptr() == out.impl_ptr()) t = t.detach();
+    auto node = std::make_shared<FunctionNode>(name, std::move(to_save), std::move(needs), std::move(fn));
     node->next = std::move(next);
     // `out` may share its impl with nothing else yet; give it the history
     out.impl().requires_grad = true;

@@ -37,6 +37,37 @@ TEST_CASE("a saved tensor modified in place is detected", "[autograd]") {
                                                Contains("expected version 0"));
 }
 
+TEST_CASE("a graph nobody runs backward on is freed with its outputs (ops that save their own output)", "[autograd]") {
+    // softmax, log_softmax, tanh and div save their output for backward; saving `out` itself made a cycle
+    // (out -> grad_fn -> saved out) that leaked the graph of every forward run in grad mode without backward
+    Tensor x = Tensor::from_vector(std::vector<float>{0.5f, -1.0f, 2.0f, 0.25f}, {2, 2}).set_requires_grad(true);
+    const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops = {
+        {"softmax", [](const Tensor& t) { return softmax(t); }},
+        {"log_softmax", [](const Tensor& t) { return log_softmax(t); }},
+        {"tanh", [](const Tensor& t) { return tanh(t); }},
+        {"div", [](const Tensor& t) { return div(t, add_scalar(t, 3.0)); }},
+        {"gelu", [](const Tensor& t) { return gelu(t); }},
+        {"chain", [](const Tensor& t) { return sum(softmax(tanh(mul(t, t)))); }},
+    };
+    for (const auto& [name, op] : ops) {
+        INFO(name);
+        std::weak_ptr<engine::Node> node;
+        {
+            Tensor y = op(x);
+            node = y.grad_fn();
+            REQUIRE(!node.expired());
+        }
+        REQUIRE(node.expired());
+    }
+    // the saved alias still shares the output's version counter: writing the output in place is caught
+    Tensor y = tanh(x);
+    {
+        NoGradGuard ng;
+        y.fill_(0.0);
+    }
+    REQUIRE_THROWS_WITH(sum(y).backward(), Contains("tanh") && Contains("in-place"));
+}
+
 TEST_CASE("no_grad records nothing; detach cuts history", "[autograd]") {
     Tensor x = Tensor::ones({2}).set_requires_grad(true);
     {

@@ -138,7 +138,7 @@ int run_search(const SearchOptions& o) {
         for (const auto& [n, d] : space->params) meta["space"][n] = d.to_json();
         objective = [&](search::Trial& t) {
             const json params = space->suggest_all(t);
-            const search::ExecResult r = search::run_exec(o.exec_cmd, params, t.number());
+            const search::ExecResult r = search::run_exec(o.exec_cmd, params, t.number(), "  | ", o.exec_timeout);
             if (!r.last_line.empty()) t.set_user_attr("last_line", r.last_line);
             if (!r.value) throw search::Error(r.error);
             return *r.value;
@@ -239,6 +239,10 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
     c.search->add_option("--space", s.space_file, "exec: TOML search space, one [name] table per parameter");
     c.search->add_option("--exec", s.exec_cmd, "exec: command per trial; {name} is replaced by the value, JSON on stdin, "
                                                "value = last stdout line");
+    c.search->add_option("--exec-timeout", s.exec_timeout,
+                         "exec: seconds a trial's command may run before it is stopped and the trial fails (0 = none)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
     c.search->add_option("--direction", s.direction, "exec: maximize | minimize")->capture_default_str();
 
     Lab2Options& l = c.l;

@@ -25,6 +25,7 @@ struct SearchOptions {
     double post_train_lr = 1e-4;
     std::string direction = "maximize";  // exec
     std::string space_file, exec_cmd;    // exec
+    double exec_timeout = 0.0;           // exec: seconds per trial; 0 = none
     std::string nas_space = "layers";    // nas: model | layers
     std::string config = "configs/nas-quick.toml";
     std::vector<std::string> sets;

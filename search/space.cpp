@@ -1,12 +1,14 @@
 #include "search/space.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <toml++/toml.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -178,8 +180,38 @@ std::string substitute(const std::string& command, const json& params) {
     return out;
 }
 
+namespace {
+
+// While a command runs it has its own process group (so a timeout can stop the whole of it, pipelines and
+// grandchildren included); a SIGINT/SIGTERM/SIGHUP aimed at us is passed on to that group before we die of it.
+volatile pid_t g_exec_group = 0;
+
+extern "C" void forward_and_die(int sig) {
+    if (g_exec_group > 0) kill(-g_exec_group, sig);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+// Stops the command's group: SIGTERM, then SIGKILL if it has not exited after a grace period. Reaps it.
+int stop_group(pid_t pid) {
+    kill(-pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 40; ++i) {  // 2 s
+        const pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return status;
+        usleep(50000);
+    }
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return status;
+}
+
+}  // namespace
+
 ExecResult run_exec(const std::string& command, const json& params, int64_t trial_number,
-                    const std::string& echo_prefix) {
+                    const std::string& echo_prefix, double timeout_s) {
+    if (!(timeout_s >= 0)) throw Error("exec: timeout must be >= 0 seconds (0 = none)");
     const std::string cmd = substitute(command, params);
     const std::string input = params.dump() + "\n";
     int in_pipe[2], out_pipe[2];
@@ -187,6 +219,7 @@ ExecResult run_exec(const std::string& command, const json& params, int64_t tria
     const pid_t pid = fork();
     if (pid < 0) throw Error(std::string("exec: fork: ") + std::strerror(errno));
     if (pid == 0) {
+        setpgid(0, 0);
         dup2(in_pipe[0], 0);
         dup2(out_pipe[1], 1);
         close(in_pipe[0]);
@@ -198,6 +231,13 @@ ExecResult run_exec(const std::string& command, const json& params, int64_t tria
         execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
+    setpgid(pid, pid);  // also here: whichever of the two runs first
+    g_exec_group = pid;
+    struct sigaction forward {}, old_int {}, old_term {}, old_hup {};
+    forward.sa_handler = forward_and_die;
+    sigaction(SIGINT, &forward, &old_int);
+    sigaction(SIGTERM, &forward, &old_term);
+    sigaction(SIGHUP, &forward, &old_hup);
     close(in_pipe[0]);
     close(out_pipe[1]);
     // a command that never reads its stdin must not make us die of SIGPIPE
@@ -209,9 +249,23 @@ ExecResult run_exec(const std::string& command, const json& params, int64_t tria
     close(in_pipe[1]);
     sigaction(SIGPIPE, &old, nullptr);
 
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    bool timed_out = false;
     std::string line, last;
     char buf[4096];
-    for (ssize_t n; (n = read(out_pipe[0], buf, sizeof buf)) != 0;) {
+    for (;;) {
+        if (timeout_s > 0) {
+            const double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+            pollfd pfd{out_pipe[0], POLLIN, 0};
+            const int ready = left > 0 ? poll(&pfd, 1, static_cast<int>(std::ceil(left * 1000.0))) : 0;
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready == 0) {
+                timed_out = true;
+                break;
+            }
+        }
+        const ssize_t n = read(out_pipe[0], buf, sizeof buf);
+        if (n == 0) break;
         if (n < 0) {
             if (errno == EINTR) continue;
             break;
@@ -233,7 +287,23 @@ ExecResult run_exec(const std::string& command, const json& params, int64_t tria
     std::fflush(stdout);
     close(out_pipe[0]);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    if (timed_out) {
+        status = stop_group(pid);
+    } else {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    g_exec_group = 0;
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    sigaction(SIGHUP, &old_hup, nullptr);
+    if (timed_out) {
+        ExecResult r;
+        r.exit_code = 124;  // as timeout(1)
+        char secs[32];
+        std::snprintf(secs, sizeof secs, "%g", timeout_s);
+        r.error = std::string("command timed out after ") + secs + " s and was stopped: " + cmd;
+        return r;
     }
     ExecResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -40,9 +40,12 @@ struct ExecResult {
 // Runs `command` with /bin/sh -c after replacing every {name} of a parameter by its value (strings that are not
 // plain words are single-quoted), with the parameters as one JSON object on stdin and in QBERT_TRIAL_PARAMS,
 // and QBERT_TRIAL_NUMBER set. The child's stdout passes through to ours (prefixed with `echo_prefix` unless that
-// is empty) and its last non-empty line must be a number. Stderr passes through.
+// is empty) and its last non-empty line must be a number. Stderr passes through. The command runs in its own
+// process group; with timeout_s > 0 the group is stopped (SIGTERM, SIGKILL 2 s later) once that many seconds
+// have passed, and the result is a failure (exit code 124). A SIGINT/SIGTERM/SIGHUP we receive meanwhile is
+// passed on to the group.
 ExecResult run_exec(const std::string& command, const nlohmann::json& params, int64_t trial_number,
-                    const std::string& echo_prefix = "  | ");
+                    const std::string& echo_prefix = "  | ", double timeout_s = 0.0);
 std::string substitute(const std::string& command, const nlohmann::json& params);
 
 }  // namespace qbert::search

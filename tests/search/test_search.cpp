@@ -408,3 +408,38 @@ TEST_CASE("exec objective: substitutions, JSON on stdin, last line is the value,
     r = run_exec("true", p, 0, "");
     REQUIRE_THAT(r.error, Contains("printed nothing"));
 }
+
+namespace {
+// Whether a process is gone (or a zombie waiting for init): what a stopped process group leaves behind.
+bool gone(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    if (!std::getline(stat, text)) return true;
+    const size_t close = text.rfind(')');
+    return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z';
+}
+}  // namespace
+
+TEST_CASE("exec objective: a command over its timeout is stopped with everything it started, and the trial fails", "[search]") {
+    TempDir dir;
+    const std::string pidfile = dir.file("bg.pid");
+    const json p = {{"x", 1.5}};
+    // a background child that would outlive the shell, and a foreground sleep far beyond the timeout
+    auto r = run_exec("sleep 60 & echo $! > " + pidfile + "; sleep 60; echo 1", p, 0, "", 0.5);
+    REQUIRE_FALSE(r.value);
+    REQUIRE(r.exit_code == 124);
+    REQUIRE_THAT(r.error, Contains("timed out after 0.5 s"));
+    std::ifstream in(pidfile);
+    pid_t bg = 0;
+    REQUIRE(in >> bg);
+    bool stopped = false;
+    for (int i = 0; i < 100 && !stopped; ++i) {  // reparented to init, which reaps it when it gets to it
+        stopped = gone(bg);
+        if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(stopped);
+    // within its time a command behaves as without a timeout
+    r = run_exec("echo 2", p, 0, "", 30.0);
+    REQUIRE(r.value == 2.0);
+    REQUIRE_THROWS_WITH(run_exec("echo 2", p, 0, "", -1.0), Contains("timeout"));
+}

@@ -8,6 +8,8 @@ those of current Optuna. Prints C++ initializers; regenerate with
     /usr/bin/python3 -W ignore benchmarks/peers/tpe_golden.py > /tmp/golden.inc
 and paste the cases into the test.
 """
+import json
+
 import numpy as np
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator, _ParzenEstimatorParameters
@@ -36,6 +38,15 @@ CASES = [
 ]
 
 
+def ours(d):
+    """The distribution in search::Distribution's JSON form (Distribution::from_json)."""
+    if isinstance(d, CategoricalDistribution):
+        return {"type": "categorical", "choices": list(d.choices)}
+    if isinstance(d, IntDistribution):
+        return {"type": "int", "low": d.low, "high": d.high, "step": d.step, "log": d.log}
+    return {"type": "float", "low": d.low, "high": d.high, "log": d.log}
+
+
 def main():
     fix_truncnorm_logpdf()
     import optuna
@@ -50,8 +61,8 @@ def main():
         pe = _ParzenEstimator(cast(obs), space, params)
         logp = pe.log_pdf(cast(points))
         order = sorted(space)  # our estimator takes parameters in the order given; use sorted names
-        names = ", ".join('"' + p + '"' for p in order)
-        print(f'{{"{name}", {{{names}}}, {"true" if multivariate else "false"},')
+        dists = ", ".join('R"(' + json.dumps(ours(space[p])) + ')"' for p in order)
+        print(f'{{"{name}", {{{dists}}}, {"true" if multivariate else "false"},')
         print("  {" + ", ".join("{" + ", ".join(repr(float(obs[p][i])) for p in order) + "}"
                                for i in range(len(next(iter(obs.values()))))) + "},")
         print("  {" + ", ".join("{" + ", ".join(repr(float(points[p][i])) for p in order) + "}"

@@ -6,7 +6,7 @@ PKGS=(
   build-essential g++ meson ninja-build pkg-config cmake
   libeigen3-dev libdnnl-dev ocl-icd-opencl-dev opencl-headers catch2 libhdf5-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libutf8proc-dev libsqlite3-dev gnuplot-nox libbenchmark-dev
+  libutf8proc-dev libsqlite3-dev gnuplot-nox
   zlib1g-dev gdb curl ca-certificates
 )
 missing=()

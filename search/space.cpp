@@ -1,18 +1,14 @@
 #include "search/space.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <toml++/toml.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <set>
+
+#include "util/subprocess.h"
 
 namespace qbert::search {
 
@@ -180,133 +176,55 @@ std::string substitute(const std::string& command, const json& params) {
     return out;
 }
 
-namespace {
-
-// While a command runs it has its own process group (so a timeout can stop the whole of it, pipelines and
-// grandchildren included); a SIGINT/SIGTERM/SIGHUP aimed at us is passed on to that group before we die of it.
-volatile pid_t g_exec_group = 0;
-
-extern "C" void forward_and_die(int sig) {
-    if (g_exec_group > 0) kill(-g_exec_group, sig);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-// Stops the command's group: SIGTERM, then SIGKILL if it has not exited after a grace period. Reaps it.
-int stop_group(pid_t pid) {
-    kill(-pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 40; ++i) {  // 2 s
-        const pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) return status;
-        usleep(50000);
-    }
-    kill(-pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return status;
-}
-
-}  // namespace
-
 ExecResult run_exec(const std::string& command, const json& params, int64_t trial_number,
                     const std::string& echo_prefix, double timeout_s) {
     if (!(timeout_s >= 0)) throw Error("exec: timeout must be >= 0 seconds (0 = none)");
     const std::string cmd = substitute(command, params);
-    const std::string input = params.dump() + "\n";
-    int in_pipe[2], out_pipe[2];
-    if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0) throw Error(std::string("exec: pipe: ") + std::strerror(errno));
-    const pid_t pid = fork();
-    if (pid < 0) throw Error(std::string("exec: fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        setpgid(0, 0);
-        dup2(in_pipe[0], 0);
-        dup2(out_pipe[1], 1);
-        close(in_pipe[0]);
-        close(in_pipe[1]);
-        close(out_pipe[0]);
-        close(out_pipe[1]);
-        setenv("QBERT_TRIAL_NUMBER", std::to_string(trial_number).c_str(), 1);
-        setenv("QBERT_TRIAL_PARAMS", params.dump().c_str(), 1);
-        execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    setpgid(pid, pid);  // also here: whichever of the two runs first
-    g_exec_group = pid;
-    struct sigaction forward {}, old_int {}, old_term {}, old_hup {};
-    forward.sa_handler = forward_and_die;
-    sigaction(SIGINT, &forward, &old_int);
-    sigaction(SIGTERM, &forward, &old_term);
-    sigaction(SIGHUP, &forward, &old_hup);
-    close(in_pipe[0]);
-    close(out_pipe[1]);
-    // a command that never reads its stdin must not make us die of SIGPIPE
-    struct sigaction ignore {}, old {};
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ignore, &old);
-    const ssize_t ignored = write(in_pipe[1], input.data(), input.size());
-    (void)ignored;
-    close(in_pipe[1]);
-    sigaction(SIGPIPE, &old, nullptr);
+    util::SpawnOptions so;
+    so.argv = {"/bin/sh", "-c", cmd};
+    so.env = {{"QBERT_TRIAL_NUMBER", std::to_string(trial_number)}, {"QBERT_TRIAL_PARAMS", params.dump()}};
+    so.pipe_stdin = true;
+    so.stdin_data = params.dump() + "\n";
+    so.own_group = true;  // a time-out stops the whole of it, pipelines and grandchildren included
+    util::Child child = [&] {
+        try {
+            return util::Child::spawn(so);
+        } catch (const util::SubprocessError& e) {
+            throw Error(std::string("exec: ") + e.what());
+        }
+    }();
+    const util::ForwardSignals forward(child.pid());  // Ctrl-C / kill of qbert reach the command too
 
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     bool timed_out = false;
-    std::string line, last;
-    char buf[4096];
+    std::string last;
+    const auto on_line = [&](const std::string& line) {
+        if (!echo_prefix.empty()) std::printf("%s%s\n", echo_prefix.c_str(), line.c_str());
+        if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+    };
     for (;;) {
+        int wait_ms = -1;
         if (timeout_s > 0) {
             const double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
-            pollfd pfd{out_pipe[0], POLLIN, 0};
-            const int ready = left > 0 ? poll(&pfd, 1, static_cast<int>(std::ceil(left * 1000.0))) : 0;
-            if (ready < 0 && errno == EINTR) continue;
-            if (ready == 0) {
+            if (left <= 0) {
                 timed_out = true;
                 break;
             }
+            wait_ms = static_cast<int>(std::ceil(left * 1000.0));
         }
-        const ssize_t n = read(out_pipe[0], buf, sizeof buf);
-        if (n == 0) break;
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        for (ssize_t i = 0; i < n; ++i) {
-            if (buf[i] != '\n') {
-                line += buf[i];
-                continue;
-            }
-            if (!echo_prefix.empty()) std::printf("%s%s\n", echo_prefix.c_str(), line.c_str());
-            if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
-            line.clear();
-        }
-    }
-    if (!line.empty()) {
-        if (!echo_prefix.empty()) std::printf("%s%s\n", echo_prefix.c_str(), line.c_str());
-        if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+        if (!child.read(wait_ms, on_line)) break;
     }
     std::fflush(stdout);
-    close(out_pipe[0]);
-    int status = 0;
+    const int code = timed_out ? child.stop(2.0) : child.wait();
+    ExecResult r;
     if (timed_out) {
-        status = stop_group(pid);
-    } else {
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-    }
-    g_exec_group = 0;
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-    sigaction(SIGHUP, &old_hup, nullptr);
-    if (timed_out) {
-        ExecResult r;
         r.exit_code = 124;  // as timeout(1)
         char secs[32];
         std::snprintf(secs, sizeof secs, "%g", timeout_s);
         r.error = std::string("command timed out after ") + secs + " s and was stopped: " + cmd;
         return r;
     }
-    ExecResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.exit_code = code;
     const size_t b = last.find_first_not_of(" \t\r"), e = last.find_last_not_of(" \t\r");
     r.last_line = b == std::string::npos ? "" : last.substr(b, e - b + 1);
     if (r.exit_code != 0) {

@@ -166,6 +166,18 @@ std::optional<FrozenTrial> Study::best_of(const std::vector<FrozenTrial>& trials
     return best ? std::optional<FrozenTrial>(*best) : std::nullopt;
 }
 
+std::vector<std::optional<double>> Study::best_so_far(const std::vector<FrozenTrial>& trials, Direction d) {
+    std::vector<std::optional<double>> out;
+    std::optional<double> best;
+    for (const auto& t : trials) {
+        if (t.state == TrialState::Complete && t.value && (!best || better(d, *t.value, *best))) best = t.value;
+        out.push_back(best);
+    }
+    return out;
+}
+
+const std::string& Trial::study_name() const { return study_->name(); }
+
 std::optional<FrozenTrial> Study::best_trial() const { return best_of(trials(), rec_.direction); }
 
 int64_t Study::optimize(const Objective& objective, const OptimizeOptions& o, const Callback& on_trial_end) {

@@ -43,6 +43,7 @@ class Trial {
 public:
     int64_t number() const { return t_.number; }
     int64_t id() const { return t_.id; }
+    const std::string& study_name() const;  // the study this trial belongs to
     int64_t suggest_int(const std::string& name, int64_t low, int64_t high, int64_t step = 1, bool log = false);
     double suggest_float(const std::string& name, double low, double high, bool log = false);
     nlohmann::json suggest_categorical(const std::string& name, const std::vector<nlohmann::json>& choices);
@@ -106,6 +107,10 @@ public:
     const std::vector<FrozenTrial>& history() const { return cache_; }
     std::optional<FrozenTrial> best_trial() const;
     static std::optional<FrozenTrial> best_of(const std::vector<FrozenTrial>& trials, Direction d);
+    // The best value so far after each trial, in the order given (trial numbers, for a best-so-far curve):
+    // entry i is the best value among the completed trials of trials[0..i] (nullopt until one completed).
+    // The one definition every table and figure uses; best_of's rule (strictly better, per direction).
+    static std::vector<std::optional<double>> best_so_far(const std::vector<FrozenTrial>& trials, Direction d);
 
     // RUNNING trials started by a process of this host that no longer exists are marked FAIL (a run killed with
     // kill -9 leaves them RUNNING). Returns their numbers. Trials of live processes or other hosts stay.

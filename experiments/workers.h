@@ -2,13 +2,14 @@
 // `parallel` at a time, echoing each one's output lines prefixed with its label. Used by `qbert lab2 --jobs N`
 // to run independent studies side by side: on two cores, two single-threaded trainings of small models get
 // 1.3-1.6x the work of one two-threaded training done, large ones hardly more (docs/results.md). The studies
-// share one SQLite file, which is built for several writers (search/storage.h).
+// share one SQLite file, which is built for several writers (search/storage.h). The processes themselves are
+// util::Child (util/subprocess.h), as the exec objective's commands are.
 #pragma once
 
 #include <string>
 #include <vector>
 
-namespace qbert::apps {
+namespace qbert::experiments {
 
 struct WorkerJob {
     std::string label;              // printed before each output line: "[label] ..."
@@ -26,7 +27,4 @@ struct WorkerFailure {
 // has the file's last lines echoed); the others are unaffected by a failure.
 std::vector<WorkerFailure> run_workers(const std::vector<WorkerJob>& jobs, int parallel);
 
-// This program's own path (/proc/self/exe), for starting copies of itself.
-std::string self_exe();
-
-}  // namespace qbert::apps
+}  // namespace qbert::experiments

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace qbert::apps {
+namespace qbert::experiments {
 
 // A CSV with a fixed header; rows are keyed by the values of `key_columns`. Every add() rewrites the whole
 // file through a temp file + rename, so a crash never leaves a half-written table.
@@ -61,4 +61,4 @@ bool plot(const Figure& f, const std::string& stem);
 // later run with different ones (which would mix incomparable points) stops, naming the field.
 void check_run_settings(const std::string& dir, const nlohmann::json& settings);
 
-}  // namespace qbert::apps
+}  // namespace qbert::experiments

@@ -6,9 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "model/train.h"
-
-namespace qbert::apps {
+namespace qbert::util {
 
 class Progress {
 public:
@@ -25,9 +23,7 @@ private:
     std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
+// "mm:ss", or "h:mm:ss" from an hour up; "?" for a negative or absurd value.
 std::string format_duration(double seconds);
 
-// Training hooks for fit(): a progress bar labelled `what` (loss, accuracy, rate, ETA) and one line per epoch.
-model::TrainHooks progress_hooks(const std::string& what);
-
-}  // namespace qbert::apps
+}  // namespace qbert::util

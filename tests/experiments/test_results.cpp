@@ -1,10 +1,10 @@
 #include <fstream>
 
-#include "apps/results.h"
+#include "experiments/results.h"
 #include "support/helpers.h"
 
 using namespace qbert::test;
-using qbert::apps::ResultTable;
+using qbert::experiments::ResultTable;
 using Catch::Matchers::Contains;
 
 TEST_CASE("ResultTable: each add is on disk at once; a new table on the same file resumes", "[apps][results]") {
@@ -33,17 +33,17 @@ TEST_CASE("check_run_settings: a results directory refuses to resume with other 
     TempDir dir;
     const std::string out = dir.file("sweep");
     const nlohmann::json first{{"epochs", 1}, {"lr", 1e-4}, {"checkpoint", "a.h5"}};
-    qbert::apps::check_run_settings(out, first);  // creates out/settings.json
+    qbert::experiments::check_run_settings(out, first);  // creates out/settings.json
     std::ifstream in(out + "/settings.json");
     REQUIRE(nlohmann::json::parse(in) == first);
-    REQUIRE_NOTHROW(qbert::apps::check_run_settings(out, first));  // same settings: resume
+    REQUIRE_NOTHROW(qbert::experiments::check_run_settings(out, first));  // same settings: resume
     nlohmann::json changed = first;
     changed["lr"] = 1e-3;
-    REQUIRE_THROWS_WITH(qbert::apps::check_run_settings(out, changed),
+    REQUIRE_THROWS_WITH(qbert::experiments::check_run_settings(out, changed),
                         Contains("settings.json") && Contains("lr") && Contains("0.0001") && Contains("another --out"));
     nlohmann::json added = first;
     added["seed"] = 3;
-    REQUIRE_THROWS_WITH(qbert::apps::check_run_settings(out, added), Contains("seed = (none)"));
+    REQUIRE_THROWS_WITH(qbert::experiments::check_run_settings(out, added), Contains("seed = (none)"));
     std::ofstream(out + "/settings.json") << "{not json";
-    REQUIRE_THROWS_WITH(qbert::apps::check_run_settings(out, first), Contains("is not JSON"));
+    REQUIRE_THROWS_WITH(qbert::experiments::check_run_settings(out, first), Contains("is not JSON"));
 }

@@ -1,17 +1,15 @@
 // Lab 1 end to end: the quantization sweep (PTQ vs QAT over fixed-point widths), the pruning sweep (random vs
-// L1-norm over sparsities, on the best quantized model), and `qbert lab1` running both from the base model.
+// L1-norm over sparsities, on the quantized model chosen on validation accuracy), and `qbert lab1` running
+// both from the base model. Test accuracy is reported for every point and never used to choose anything.
 // Every finished point is appended to its CSV at once; rerunning the same command skips finished points.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "apps/compress.h"
+#include "experiments/compress.h"
 
-namespace qbert::apps {
+namespace qbert::experiments {
 
 struct SweepOptions {
     CompressOptions base;  // checkpoint, data, limits, lr, seed, threads, epochs (QAT / fine-tuning)
@@ -32,12 +30,10 @@ struct SweepOptions {
     double finetune_warmup = 0.1;
 };
 
-struct Lab1Commands {
-    CLI::App *sweep = nullptr, *sweep_quant = nullptr, *sweep_prune = nullptr, *lab1 = nullptr;
-    SweepOptions o;
-};
+// `qbert sweep quant`, `qbert sweep prune` (from o.base.checkpoint) and `qbert lab1` (both, from the base
+// model; trains it first when missing). Each returns the exit code.
+int sweep_quant(const SweepOptions& o);
+int sweep_prune(const SweepOptions& o);
+int run_lab1(const SweepOptions& o);
 
-void register_lab1_commands(CLI::App& app, Lab1Commands& c);
-std::optional<int> run_lab1_commands(const Lab1Commands& c);
-
-}  // namespace qbert::apps
+}  // namespace qbert::experiments

@@ -1,4 +1,4 @@
-#include "apps/results.h"
+#include "experiments/results.h"
 
 #include <unistd.h>
 
@@ -12,7 +12,7 @@
 
 #include "engine/core/error.h"
 
-namespace qbert::apps {
+namespace qbert::experiments {
 
 namespace fs = std::filesystem;
 using engine::Error;
@@ -182,4 +182,4 @@ void check_run_settings(const std::string& dir, const nlohmann::json& now) {
     fs::rename(tmp, path);
 }
 
-}  // namespace qbert::apps
+}  // namespace qbert::experiments

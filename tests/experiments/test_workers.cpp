@@ -4,16 +4,16 @@
 #include <algorithm>
 #include <fstream>
 
-#include "apps/workers.h"
+#include "experiments/workers.h"
 #include "support/helpers.h"
 
 using namespace qbert::test;
-using qbert::apps::run_workers;
-using qbert::apps::WorkerJob;
+using qbert::experiments::run_workers;
+using qbert::experiments::WorkerJob;
 
 namespace {
 // Runs run_workers with this process's stdout sent to a file; returns (failures, what was printed).
-std::pair<std::vector<qbert::apps::WorkerFailure>, std::string> capture(const std::vector<WorkerJob>& jobs, int parallel,
+std::pair<std::vector<qbert::experiments::WorkerFailure>, std::string> capture(const std::vector<WorkerJob>& jobs, int parallel,
                                                                         const std::string& path) {
     std::fflush(stdout);
     const int saved = dup(1);

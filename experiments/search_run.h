@@ -1,17 +1,13 @@
 // `qbert search` (one study: NAS, compression-aware NAS or any command via exec) and `qbert lab2` (Lab 2 end
-// to end: samplers compared over seeds, then compression-aware search, with figures).
+// to end: samplers compared over seeds, then compression-aware search, with figures). apps/search_cmd.cpp
+// registers their command lines.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
-#include <chrono>
-#include <optional>
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "search/samplers.h"
-
-namespace qbert::apps {
+namespace qbert::experiments {
 
 struct SearchOptions {
     std::string objective;            // nas | compression-aware | exec
@@ -42,30 +38,8 @@ struct Lab2Options {
     bool keep_trained = false;  // keep DIR/trained (one checkpoint per trained architecture) after the lab
 };
 
-struct SearchCommands {
-    CLI::App *search = nullptr, *lab2 = nullptr;
-    SearchOptions s;
-    Lab2Options l;
-};
+// Each returns the exit code (1 when no trial completed).
+int run_search(const SearchOptions& o);
+int run_lab2(const Lab2Options& o);  // experiments/lab2.cpp
 
-void register_search_commands(CLI::App& app, SearchCommands& c);
-int run_lab2(const Lab2Options& o);  // lab2.cpp
-
-// Shared by search and lab2:
-// all trials of a study as a CSV (one row per trial, one column per parameter ever sampled), rewritten whole
-// through a temp file; best_so_far follows trial numbers.
-void write_trials_csv(const std::string& path, const std::vector<search::FrozenTrial>& trials, search::Direction d);
-// one line per finished trial: state, value, best so far, time, ETA over the trials still to run
-struct TrialReporter {
-    int64_t target;
-    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-    int64_t ran = 0;
-    void operator()(const search::Study& s, const search::FrozenTrial& t);
-};
-// the grid over the model-level NAS space: every index of the four lists
-search::GridSampler::Space nas_grid();
-// a resumed study must be continued with the settings it was started with; names the first that differs
-void check_study_meta(const search::Study& s, const nlohmann::json& now);
-std::optional<int> run_search_commands(const SearchCommands& c);
-
-}  // namespace qbert::apps
+}  // namespace qbert::experiments

@@ -1,14 +1,15 @@
-#include "apps/nas.h"
+#include "experiments/objectives/nas.h"
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
-#include "apps/progress.h"
-#include "passes/prune.h"
-#include "passes/quantize.h"
+#include "experiments/progress_hooks.h"
+#include "experiments/workbench.h"
 
-namespace qbert::apps {
+namespace qbert::experiments {
 
 using json = nlohmann::json;
 
@@ -24,6 +25,11 @@ NasObjective::NasObjective(model::TrainConfig cfg, NasOptions o, const std::func
     if (!o_.trained_dir.empty() && o_.space != "model")
         throw engine::Error("a directory of trained models needs the 'model' space (the 'layers' space's identity "
                             "choices are not part of its file names)");
+    if (o_.compress) {  // read before any data: a bad config fails at once, naming its file
+        quant_ = passes::QuantizeConfig::from_file(o_.quant_config);
+        prune_ = passes::PruneConfig::from_file(o_.prune_config);
+    }
+    if (!o_.trained_dir.empty()) cache_ = std::make_unique<TrainedCache>(o_.trained_dir);
     engine::set_num_threads(cfg_.threads);
     engine::set_matmul_precision(cfg_.matmul_precision);  // train.matmul_precision, as train() applies it
     tok_ = std::make_unique<model::Tokenizer>(model::Tokenizer::from_file(cfg_.vocab));
@@ -34,6 +40,33 @@ NasObjective::NasObjective(model::TrainConfig cfg, NasOptions o, const std::func
             rows.resize(static_cast<size_t>(cfg_.test_limit));  // sorted neg/pos alternating: a prefix is balanced
         test_ = model::encode_reviews(rows, *tok_, cfg_.max_len, cfg_.cache_dir);
     }
+}
+
+std::string NasOptions::tag() const {
+    std::string t = compress ? "compression-aware-post" + std::to_string(post_train_epochs) : "nas-" + space;
+    const NasOptions defaults;
+    if (compress && (quant_config != defaults.quant_config || prune_config != defaults.prune_config ||
+                     post_train_lr != defaults.post_train_lr)) {
+        std::ostringstream all;  // the configs' contents, not their paths: an edited file is another objective
+        for (const auto& f : {quant_config, prune_config}) all << std::ifstream(f).rdbuf() << "\n";
+        all << post_train_lr;
+        char h[24];
+        std::snprintf(h, sizeof h, "-%016zx", std::hash<std::string>{}(all.str()));
+        t += h;
+    }
+    return t;
+}
+
+search::GridSampler::Space nas_grid() {
+    const auto idx = [](size_t n) {
+        std::vector<json> v;
+        for (size_t i = 0; i < n; ++i) v.push_back(static_cast<int64_t>(i));
+        return v;
+    };
+    return {{"num_layers", idx(NasSpace::layers.size())},
+            {"num_heads", idx(NasSpace::heads.size())},
+            {"hidden_size", idx(NasSpace::hidden.size())},
+            {"intermediate_size", idx(NasSpace::intermediate.size())}};
 }
 
 json NasObjective::suggest_sizes(search::Trial& t) const {
@@ -83,43 +116,54 @@ std::unique_ptr<model::BertForSequenceClassification> NasObjective::build(search
 
 std::string NasObjective::checkpoint_meta() const { return model::checkpoint_meta(cfg_); }
 
-std::string NasObjective::trained_path(const json& a) const {
-    const auto n = [&](const char* k) { return std::to_string(a.at(k).get<int64_t>()); };
-    return (std::filesystem::path(o_.trained_dir) / ("L" + n("num_hidden_layers") + "_H" + n("hidden_size") + "_A" +
-                                                     n("num_attention_heads") + "_I" + n("intermediate_size") + ".h5"))
-        .string();
-}
-
 double NasObjective::operator()(search::Trial& t) {
-    const auto t0 = std::chrono::steady_clock::now();
     last_.reset();
     auto m = build(t);
+    const json arch = t.frozen().user_attrs.at("architecture");
+    if (cache_) {
+        if (const auto r = cache_->result(arch, o_.tag())) {  // this objective has seen this architecture
+            for (const auto& [k, v] : r->user_attrs.items()) t.set_user_attr(k, v);
+            t.set_user_attr("reused_from", r->from);
+            std::printf("  trained before (%s): value %.4f reused\n", r->from.c_str(), r->value);
+            return r->value;
+        }
+    }
+    const double value = train_and_compress(t, m);
+    if (cache_)
+        cache_->save_result(arch, o_.tag(),
+                            {value, t.frozen().user_attrs, t.study_name() + "#" + std::to_string(t.number())});
+    last_ = std::move(m);
+    return value;
+}
+
+double NasObjective::train_and_compress(search::Trial& t, std::unique_ptr<model::BertForSequenceClassification>& m) {
+    const auto t0 = std::chrono::steady_clock::now();
     t.set_user_attr("parameters", m->num_parameters());
     const int32_t pad = tok_->pad_id();
     const model::FitOptions f = cfg_.fit_options(pad);  // cfg_.seed: same data order and dropout for every trial
     double value = 0.0;
-    const std::string kept = o_.trained_dir.empty() ? "" : trained_path(t.frozen().user_attrs.at("architecture"));
-    if (!kept.empty() && std::filesystem::exists(kept)) {
+    const json arch = t.frozen().user_attrs.at("architecture");
+    if (cache_ && cache_->has_weights(arch)) {
+        const std::string kept = cache_->weights_path(arch);
         m = model::load_bert(kept);  // what fit() below would produce, bit for bit
         value = model::evaluate(*m, sets_.val, cfg_.eval_batch_size, pad).accuracy;
         t.set_user_attr("trained_weights", kept);
     } else {
         const auto hist = model::fit(*m, sets_.train, sets_.val, f, progress_hooks("trial " + std::to_string(t.number())));
         value = hist.back().val_accuracy;
-        if (!kept.empty()) {  // before compression; temp file then rename: a killed run leaves no half file
-            std::filesystem::create_directories(o_.trained_dir);
+        if (cache_) {  // before compression; temp file then rename: a killed run leaves no half file
+            const std::string kept = cache_->weights_path(arch);
+            std::filesystem::create_directories(cache_->dir());
             model::save_bert(kept + ".tmp", *m, checkpoint_meta());
             std::filesystem::rename(kept + ".tmp", kept);
         }
     }
     if (o_.compress) {
         t.set_user_attr("val_accuracy_before_compression", value);
-        passes::quantize(*m, passes::QuantizeConfig::uniform(engine::FixedPoint{8, 4}));
-        passes::PruneConfig pc;
-        pc.weight = {0.5, model::PruneMethod::L1Norm, model::PruneScope::Local};
-        pc.activation = pc.weight;
+        passes::quantize(*m, quant_);
         engine::Rng prune_rng = engine::Rng(cfg_.seed).fork("prune");
-        passes::prune(*m, pc, prune_rng);
+        // (global activation thresholds are taken over the inputs of a few training batches)
+        passes::prune(*m, prune_, prune_rng, [&] { run_batches(*m, sets_.train, cfg_.eval_batch_size, 8, cfg_.seed, pad); });
         if (o_.post_train_epochs > 0) {
             model::FitOptions p = f;
             p.epochs = o_.post_train_epochs;
@@ -132,8 +176,7 @@ double NasObjective::operator()(search::Trial& t) {
     }
     if (o_.test) t.set_user_attr("test_accuracy", model::evaluate(*m, test_, cfg_.eval_batch_size, pad).accuracy);
     t.set_user_attr("train_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    last_ = std::move(m);
     return value;
 }
 
-}  // namespace qbert::apps
+}  // namespace qbert::experiments

@@ -4,9 +4,10 @@
 // DIR/lab2.db, so an interrupted lab resumes where it stopped.
 //
 // The objective trains each architecture from the same init seed on the same data order, so it is a function of
-// the architecture alone; an architecture that an earlier trial in DIR/lab2.db already trained with the same
-// objective is not trained again: its recorded result is reused (user attribute reused_from). The samplers see
-// exactly the values they would see if it were retrained; only the wall time differs.
+// the architecture alone; an architecture that an earlier trial already evaluated with the same objective is
+// not trained again: its result is reused from DIR/trained (experiments/objectives/trained_cache.h; user
+// attribute reused_from), and a compression-aware trial starts from the weights a NAS trial trained. The
+// samplers see exactly the values they would see if it were retrained; only the wall time differs.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -16,13 +17,15 @@
 #include <fstream>
 #include <map>
 
-#include "apps/nas.h"
-#include "apps/progress.h"
-#include "apps/results.h"
-#include "apps/search_cmd.h"
-#include "apps/workers.h"
+#include "experiments/objectives/nas.h"
+#include "experiments/progress_hooks.h"
+#include "experiments/results.h"
+#include "experiments/search_run.h"
+#include "experiments/study_report.h"
+#include "experiments/workers.h"
+#include "util/subprocess.h"
 
-namespace qbert::apps {
+namespace qbert::experiments {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -42,58 +45,14 @@ Profile profile(const std::string& name) {
     throw engine::Error("--profile must be quick or full, got '" + name + "'");
 }
 
-// Results of architectures already trained with one objective, from every study of DIR/lab2.db that used it.
-class Memo {
-public:
-    Memo(search::Storage& st, const std::string& tag) : st_(st), tag_(tag) { load(); }
-    static std::string key(const json& params) { return params.dump(); }  // object keys are sorted: canonical
-    // Suggests the four size indices (the whole model-level space), then reuses or trains.
-    double operator()(search::Trial& t, NasObjective& nas, const std::string& study) {
-        const json params = nas.suggest_sizes(t);
-        if (!done_.contains(key(params))) load();  // another process (lab2 --jobs) may have trained it meanwhile
-        if (auto it = done_.find(key(params)); it != done_.end()) {
-            for (const auto& [k, v] : it->second.attrs.items()) t.set_user_attr(k, v);
-            t.set_user_attr("reused_from", it->second.from);
-            std::printf("  trained before (%s): value %.4f reused\n", it->second.from.c_str(), it->second.value);
-            return it->second.value;
-        }
-        const double v = nas(t);
-        done_[key(params)] = {v, t.frozen().user_attrs, study + "#" + std::to_string(t.number())};
-        return v;
-    }
-    const std::string& tag() const { return tag_; }
-
-private:
-    struct Entry {
-        double value;
-        json attrs;
-        std::string from;
-    };
-    void load() {
-        for (const auto& name : st_.study_names()) {
-            const auto rec = st_.find_study(name);
-            if (!rec || rec->meta.value("objective_tag", "") != tag_) continue;
-            for (const auto& t : st_.trials(rec->id))
-                if (t.state == search::TrialState::Complete && t.value && !t.user_attrs.contains("reused_from"))
-                    done_.try_emplace(key(t.params_json()),
-                                      Entry{*t.value, t.user_attrs, name + "#" + std::to_string(t.number)});
-        }
-    }
-    search::Storage& st_;
-    std::string tag_;
-    std::map<std::string, Entry> done_;
-};
-
-// Best-so-far validation accuracy after each trial (trial numbers in order; NaN until one completes).
+// Best-so-far validation accuracy after each of the first n trials (trial numbers in order; NaN until one
+// completes, and past the trials there are).
 std::vector<double> best_so_far(const std::vector<FrozenTrial>& trials, int64_t n) {
+    const auto best = Study::best_so_far(trials, search::Direction::Maximize);
     std::vector<double> out;
-    double best = NAN;
     for (int64_t i = 0; i < n; ++i) {
-        if (i < static_cast<int64_t>(trials.size())) {
-            const auto& t = trials[static_cast<size_t>(i)];
-            if (t.state == search::TrialState::Complete && t.value && (std::isnan(best) || *t.value > best)) best = *t.value;
-        }
-        out.push_back(best);
+        const size_t k = std::min(static_cast<size_t>(i), best.size() - (best.empty() ? 0 : 1));
+        out.push_back(best.empty() || !best[k] ? NAN : *best[k]);
     }
     return out;
 }
@@ -140,9 +99,9 @@ void frame(Figure& f, const std::vector<std::vector<double>>& curves) {
 struct StudySpec {
     std::string name, sampler;
     int64_t seed, trials, post;
-    std::string tag() const { return post < 0 ? "nas-model" : "compression-aware-post" + std::to_string(post); }
+    std::string tag() const { return objective("").tag(); }
     // the objective's options: the model-level space, compressed and post-trained in Task 2; the trained models
-    // shared through DIR/trained (Task 2's first trials are Task 1's architectures, trained the same way)
+    // and results shared through DIR/trained (Task 2's first trials are Task 1's architectures, trained the same way)
     NasOptions objective(const std::string& out) const {
         NasOptions o;
         o.space = "model";
@@ -190,7 +149,7 @@ void run_in_workers(const Lab2Options& lo, const search::Storage& st, const std:
     const int threads = std::max(1, lo.threads / lo.jobs);
     for (const auto& s : specs) {
         if (study_done(st, s)) continue;
-        WorkerJob j{s.name, {self_exe(), "lab2", "--out", lo.out, "--profile", lo.profile, "--seeds", std::to_string(seeds),
+        WorkerJob j{s.name, {util::self_exe(), "lab2", "--out", lo.out, "--profile", lo.profile, "--seeds", std::to_string(seeds),
                              "--trials", std::to_string(trials), "--ca-trials", std::to_string(ca_trials),
                              "--samplers", samplers, "--threads", std::to_string(threads), "--only-study", s.name}, ""};
         for (const auto& kv : lo.sets) j.argv.insert(j.argv.end(), {"--set", kv});
@@ -235,9 +194,8 @@ int run_lab2(const Lab2Options& lo) {
         const auto it = std::find_if(all.begin(), all.end(), [&](const StudySpec& x) { return x.name == lo.only_study; });
         if (it == all.end()) throw engine::Error("--only-study: no study named '" + lo.only_study + "' in this lab");
         NasObjective obj(cfg, it->objective(lo.out), [](const std::string& l) { std::printf("%s\n", l.c_str()); });
-        Memo memo(*st, it->tag());
         run_study(st, it->name, it->sampler, static_cast<uint64_t>(it->seed), it->trials, study_meta(*it), lo.out,
-                  [&](search::Trial& t) { return memo(t, obj, it->name); });
+                  [&](search::Trial& t) { return obj(t); });
         return 0;
     }
     const auto t0 = std::chrono::steady_clock::now();
@@ -264,13 +222,12 @@ int run_lab2(const Lab2Options& lo) {
     std::map<std::string, std::vector<std::vector<double>>> curves;  // sampler -> per seed
     {
         std::unique_ptr<NasObjective> nas;  // loads the data: only when a study still has trials to run
-        Memo memo(*st, "nas-model");
         for (const auto& spec : task1) {
             if (!nas && !study_done(*st, spec))
                 nas = std::make_unique<NasObjective>(cfg, spec.objective(lo.out),
                                                      [](const std::string& l) { std::printf("%s\n", l.c_str()); });
             const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), trials,
-                                        study_meta(spec), lo.out, [&](search::Trial& t) { return memo(t, *nas, spec.name); });
+                                        study_meta(spec), lo.out, [&](search::Trial& t) { return (*nas)(t); });
             curves[spec.sampler].push_back(best_so_far(done, trials));
         }
     }
@@ -337,9 +294,8 @@ int run_lab2(const Lab2Options& lo) {
     for (const auto& spec : task2) {
         std::unique_ptr<NasObjective> obj;
         if (!study_done(*st, spec)) obj = std::make_unique<NasObjective>(cfg, spec.objective(lo.out), nullptr);
-        Memo m2(*st, spec.tag());
         const auto done = run_study(st, spec.name, spec.sampler, 0, ca_trials, study_meta(spec), lo.out,
-                                    [&](search::Trial& t) { return m2(t, *obj, spec.name); });
+                                    [&](search::Trial& t) { return (*obj)(t); });
         t2.push_back({spec.post == 0 ? "compression-aware, no training after compression"
                                      : "compression-aware, " + std::to_string(spec.post) + " epoch after compression",
                       best_so_far(done, ca_trials)});
@@ -368,17 +324,14 @@ int run_lab2(const Lab2Options& lo) {
     frame(f, all);
     if (plot(f, (fs::path(lo.out) / "task2_compression_aware").string()))
         std::printf("figure=%s/task2_compression_aware.png\n", lo.out.c_str());
-    if (!lo.keep_trained) {  // several GB at the quick profile; only a resumed lab needs them
-        std::uintmax_t bytes = 0;
-        const fs::path dir = fs::path(lo.out) / "trained";
-        if (fs::exists(dir))
-            for (const auto& e : fs::directory_iterator(dir)) bytes += e.file_size();
-        fs::remove_all(dir);
-        std::printf("removed %s (trained models, %.1f GB; --keep-trained keeps them)\n", dir.c_str(), double(bytes) / 1e9);
+    if (!lo.keep_trained) {  // several GB at the quick profile; the results (small) stay for a resumed lab
+        const TrainedCache cache((fs::path(lo.out) / "trained").string());
+        const double gb = static_cast<double>(cache.remove_weights()) / 1e9;
+        std::printf("removed the trained weights in %s (%.1f GB; --keep-trained keeps them)\n", cache.dir().c_str(), gb);
     }
     std::printf("lab2 done in %s\n",
                 format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()).c_str());
     return 0;
 }
 
-}  // namespace qbert::apps
+}  // namespace qbert::experiments

@@ -1,11 +1,11 @@
-#include "apps/workbench.h"
+#include "experiments/workbench.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "apps/progress.h"
+#include "experiments/progress_hooks.h"
 
-namespace qbert::apps {
+namespace qbert::experiments {
 
 Workbench::Workbench(const CompressOptions& o) {
     engine::set_num_threads(o.threads);
@@ -24,17 +24,22 @@ Workbench::Workbench(const CompressOptions& o) {
 double Workbench::test_accuracy() {
     return model::evaluate(*m, test, cfg.eval_batch_size, tok->pad_id()).accuracy;
 }
-void Workbench::run_batches(int64_t n) {
+double Workbench::val_accuracy() { return model::evaluate(*m, sets.val, cfg.eval_batch_size, tok->pad_id()).accuracy; }
+
+void run_batches(model::BertForSequenceClassification& m, const model::Encoded& data, int64_t batch_size, int64_t n,
+                 uint64_t seed, int32_t pad_id) {
     engine::NoGradGuard ng;
-    m->train(false);
-    engine::Rng r(cfg.seed), drop(0);
+    m.train(false);
+    engine::Rng r(seed), drop(0);
     int64_t done = 0;
-    for (const auto& rows : model::make_batches(sets.train, cfg.eval_batch_size, true, r)) {
+    for (const auto& rows : model::make_batches(data, batch_size, true, r)) {
         if (done++ >= n) break;
-        model::Batch b = model::collate(sets.train, rows, tok->pad_id());
-        (void)m->logits(b.input_ids, b.attention_mask, drop);
+        model::Batch b = model::collate(data, rows, pad_id);
+        (void)m.logits(b.input_ids, b.attention_mask, drop);
     }
 }
+
+void Workbench::run_batches(int64_t n) { experiments::run_batches(*m, sets.train, cfg.eval_batch_size, n, cfg.seed, tok->pad_id()); }
 void Workbench::finetune(const CompressOptions& o, const char* what) {
     model::FitOptions f = cfg.fit_options(tok->pad_id());
     f.epochs = o.epochs;
@@ -55,4 +60,4 @@ void Workbench::reload(const std::string& path) {
     m = model::load_bert(path);
 }
 
-}  // namespace qbert::apps
+}  // namespace qbert::experiments

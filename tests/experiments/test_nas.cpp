@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "apps/nas.h"
+#include "experiments/objectives/nas.h"
 #include "engine/core/config.h"
 #include "model/compressed_linear.h"
 #include "search/samplers.h"
@@ -44,8 +44,8 @@ model::TrainConfig synthetic_data(const TempDir& dir) {
          "data.cache_dir=\"" + dir.file("cache") + "\""});
 }
 
-apps::NasOptions small_space() {
-    apps::NasOptions o;
+experiments::NasOptions small_space() {
+    experiments::NasOptions o;
     o.layers = {1, 2};
     o.heads = {2, 4};
     o.hidden = {16, 32};
@@ -55,11 +55,11 @@ apps::NasOptions small_space() {
 }
 }  // namespace
 
-TEST_CASE("NAS: every sampled size reaches the model (unlike Mase's num_layers / num_heads)", "[apps][nas]") {
+TEST_CASE("NAS: every sampled size reaches the model (unlike Mase's num_layers / num_heads)", "[experiments][nas]") {
     TempDir dir;
-    apps::NasOptions o = small_space();
+    experiments::NasOptions o = small_space();
     o.space = "model";
-    apps::NasObjective nas(synthetic_data(dir), o);
+    experiments::NasObjective nas(synthetic_data(dir), o);
     search::GridSampler::Space g{{"num_layers", {1}}, {"num_heads", {1}}, {"hidden_size", {1}}, {"intermediate_size", {0}}};
     search::Study s(std::make_shared<search::Storage>(":memory:"), "n", search::Direction::Maximize,
                     std::make_shared<search::GridSampler>(g, 0));
@@ -75,12 +75,12 @@ TEST_CASE("NAS: every sampled size reaches the model (unlike Mase's num_layers /
     REQUIRE(t.frozen().user_attrs.at("architecture").at("num_attention_heads") == 4);
 }
 
-TEST_CASE("NAS: Tutorial 5's linear-or-identity choice per square Linear, dynamic with the sizes", "[apps][nas]") {
+TEST_CASE("NAS: Tutorial 5's linear-or-identity choice per square Linear, dynamic with the sizes", "[experiments][nas]") {
     TempDir dir;
-    apps::NasOptions o = small_space();
+    experiments::NasOptions o = small_space();
     o.hidden = {32};
     o.intermediate = {32, 64};
-    apps::NasObjective nas(synthetic_data(dir), o);
+    experiments::NasObjective nas(synthetic_data(dir), o);
     search::Study s(std::make_shared<search::Storage>(":memory:"), "l", search::Direction::Maximize,
                     std::make_shared<search::RandomSampler>(3));
     bool saw_ffn = false, saw_identity = false;
@@ -115,15 +115,15 @@ TEST_CASE("NAS: Tutorial 5's linear-or-identity choice per square Linear, dynami
     REQUIRE(saw_identity);
 }
 
-TEST_CASE("NAS: hidden not divisible by heads is a pruned trial; training returns validation accuracy", "[apps][nas]") {
+TEST_CASE("NAS: hidden not divisible by heads is a pruned trial; training returns validation accuracy", "[experiments][nas]") {
     TempDir dir;
-    apps::NasOptions o = small_space();
+    experiments::NasOptions o = small_space();
     o.space = "model";
     o.hidden = {24};
     o.heads = {5, 2};
     o.layers = {1};
     o.intermediate = {32};
-    apps::NasObjective nas(synthetic_data(dir), o);
+    experiments::NasObjective nas(synthetic_data(dir), o);
     search::GridSampler::Space g{{"num_layers", {0}}, {"num_heads", {0, 1}}, {"hidden_size", {0}}, {"intermediate_size", {0}}};
     search::Study s(std::make_shared<search::Storage>(":memory:"), "p", search::Direction::Maximize,
                     std::make_shared<search::GridSampler>(g, 0));
@@ -146,14 +146,14 @@ TEST_CASE("NAS: hidden not divisible by heads is a pruned trial; training return
     }
 }
 
-TEST_CASE("compression-aware NAS: Q8.4 + 50% L1 pruning inside the trial, with and without post-training", "[apps][nas]") {
+TEST_CASE("compression-aware NAS: Q8.4 + 50% L1 pruning inside the trial, with and without post-training", "[experiments][nas]") {
     TempDir dir;
-    apps::NasOptions o = small_space();
+    experiments::NasOptions o = small_space();
     o.space = "model";
     o.compress = true;
     for (int64_t post : {0, 1}) {
         o.post_train_epochs = post;
-        apps::NasObjective nas(synthetic_data(dir), o);
+        experiments::NasObjective nas(synthetic_data(dir), o);
         search::Study s(std::make_shared<search::Storage>(":memory:"), "c", search::Direction::Maximize,
                         std::make_shared<search::RandomSampler>(1));
         search::Trial t = s.ask();
@@ -174,10 +174,10 @@ TEST_CASE("compression-aware NAS: Q8.4 + 50% L1 pruning inside the trial, with a
     }
     o.compress = false;
     o.post_train_epochs = 1;
-    REQUIRE_THROWS_WITH(apps::NasObjective(synthetic_data(dir), o), Contains("compression-aware"));
+    REQUIRE_THROWS_WITH(experiments::NasObjective(synthetic_data(dir), o), Contains("compression-aware"));
 }
 
-TEST_CASE("a model with Identity layers (NAS) round-trips through a checkpoint", "[apps][nas]") {
+TEST_CASE("a model with Identity layers (NAS) round-trips through a checkpoint", "[experiments][nas]") {
     TempDir dir;
     engine::Rng init(4);
     model::BertConfig c = model::BertConfig::preset("tiny");
@@ -198,68 +198,152 @@ TEST_CASE("a model with Identity layers (NAS) round-trips through a checkpoint",
     REQUIRE(a == b);
 }
 
-TEST_CASE("NAS trained_dir: an architecture trained before is loaded, with exactly the results of training it", "[apps][nas]") {
+TEST_CASE("NAS trained cache: a result is reused per objective, weights are loaded with exactly the results of training",
+          "[experiments][nas]") {
     TempDir dir;
-    apps::NasOptions o = small_space();
+    experiments::NasOptions o = small_space();
     o.space = "model";
-    const auto run = [&](apps::NasOptions opts) {
-        apps::NasObjective nas(synthetic_data(dir), opts);
-        search::Study s(std::make_shared<search::Storage>(":memory:"), "k", search::Direction::Maximize,
+    struct Run {
+        double value;
+        json attrs;
+        std::vector<double> weights;  // the whole model the trial ends with (empty when its result was reused)
+    };
+    const auto run = [&](experiments::NasOptions opts, const std::string& study) {
+        experiments::NasObjective nas(synthetic_data(dir), opts);
+        search::Study s(std::make_shared<search::Storage>(":memory:"), study, search::Direction::Maximize,
                         std::make_shared<search::RandomSampler>(3));
         search::Trial t = s.ask();
-        const double v = nas(t);
-        // and the weights the trial ends with (the whole model, after any compression and post-training)
-        std::vector<double> w;
-        for (const auto& [name, p] : nas.last_model()->named_parameters()) {
-            const auto x = p.to_vector_f64();
-            w.insert(w.end(), x.begin(), x.end());
-        }
-        return std::make_tuple(v, t.frozen().user_attrs, w);
+        Run r{nas(t), t.frozen().user_attrs, {}};
+        if (nas.last_model())
+            for (const auto& [name, p] : nas.last_model()->named_parameters()) {
+                const auto x = p.to_vector_f64();
+                r.weights.insert(r.weights.end(), x.begin(), x.end());
+            }
+        return r;
     };
-    // Task 1's objective trains and keeps the model; the compression-aware one (with post-training) then loads it
+    // Task 1's objective trains and keeps the weights and its result
     o.trained_dir = dir.file("trained");
-    const auto [v1, a1, w1] = run(o);
-    REQUIRE_FALSE(a1.contains("trained_weights"));
-    const std::string kept = dir.file("trained") + "/" + [&] {
-        const auto& a = a1.at("architecture");
-        return "L" + std::to_string(a.at("num_hidden_layers").get<int>()) + "_H" + std::to_string(a.at("hidden_size").get<int>()) +
-               "_A" + std::to_string(a.at("num_attention_heads").get<int>()) + "_I" +
-               std::to_string(a.at("intermediate_size").get<int>()) + ".h5";
-    }();
-    REQUIRE(std::filesystem::exists(kept));
-    const auto [v2, a2, w2] = run(o);
-    REQUIRE(v2 == v1);
-    REQUIRE(a2.at("trained_weights").get<std::string>() == kept);
-    REQUIRE(a2.at("test_accuracy") == a1.at("test_accuracy"));
-    REQUIRE(w2 == w1);
+    const Run first = run(o, "a");
+    REQUIRE_FALSE(first.attrs.contains("trained_weights"));
+    REQUIRE_FALSE(first.attrs.contains("reused_from"));
+    const experiments::TrainedCache cache(o.trained_dir);
+    const json arch = first.attrs.at("architecture");
+    REQUIRE(cache.has_weights(arch));
+    REQUIRE(cache.result(arch, o.tag()));
+    // the same objective on the same architecture: the result, without training or evaluating
+    const Run again = run(o, "b");
+    REQUIRE(again.attrs.at("reused_from") == "a#0");
+    REQUIRE(again.value == first.value);
+    REQUIRE(again.attrs.at("test_accuracy") == first.attrs.at("test_accuracy"));
+    REQUIRE(again.weights.empty());
+    // without the result, the weights are loaded: exactly what training gave
+    std::filesystem::remove(cache.dir() + "/" + experiments::TrainedCache::key(arch) + "." + o.tag() + ".json");
+    const Run loaded = run(o, "c");
+    REQUIRE(loaded.attrs.at("trained_weights") == cache.weights_path(arch));
+    REQUIRE(loaded.value == first.value);
+    REQUIRE(loaded.attrs.at("test_accuracy") == first.attrs.at("test_accuracy"));
+    REQUIRE(loaded.weights == first.weights);
 
+    // the compression-aware objective (another tag) starts from those weights: the same as training them
     o.compress = true;
     o.post_train_epochs = 1;
-    const auto [v_loaded, a_loaded, w_loaded] = run(o);
-    REQUIRE(a_loaded.contains("trained_weights"));
-    REQUIRE(a_loaded.at("val_accuracy_before_compression").get<double>() == v1);
+    REQUIRE(o.tag() == "compression-aware-post1");
+    const Run ca_loaded = run(o, "d");
+    REQUIRE(ca_loaded.attrs.contains("trained_weights"));
+    REQUIRE(ca_loaded.attrs.at("val_accuracy_before_compression").get<double>() == first.value);
     o.trained_dir.clear();
-    const auto [v_trained, a_trained, w_trained] = run(o);
-    REQUIRE_FALSE(a_trained.contains("trained_weights"));
-    REQUIRE(v_loaded == v_trained);
-    REQUIRE(a_loaded.at("test_accuracy") == a_trained.at("test_accuracy"));
-    REQUIRE(w_loaded == w_trained);
-    REQUIRE(w_loaded != w1);  // post-training moved them
+    const Run ca_trained = run(o, "e");
+    REQUIRE_FALSE(ca_trained.attrs.contains("trained_weights"));
+    REQUIRE(ca_loaded.value == ca_trained.value);
+    REQUIRE(ca_loaded.attrs.at("test_accuracy") == ca_trained.attrs.at("test_accuracy"));
+    REQUIRE(ca_loaded.weights == ca_trained.weights);
+    REQUIRE(ca_loaded.weights != first.weights);  // post-training moved them
+    // removing the weights keeps the results
+    REQUIRE(cache.remove_weights() > 0);
+    REQUIRE_FALSE(cache.has_weights(arch));
+    REQUIRE(cache.result(arch, "compression-aware-post1"));
 
     o.space = "layers";
     o.trained_dir = dir.file("trained");
-    REQUIRE_THROWS_WITH(apps::NasObjective(synthetic_data(dir), o), Contains("'model' space"));
+    REQUIRE_THROWS_WITH(experiments::NasObjective(synthetic_data(dir), o), Contains("'model' space"));
 }
 
-TEST_CASE("NAS objective applies the config's train.matmul_precision (it did not: lab2 trained in fp32)", "[apps][nas]") {
+TEST_CASE("NAS objectives learn: a trained architecture beats chance; post-training after compression does not lose",
+          "[experiments][nas]") {
+    TempDir dir;
+    model::TrainConfig cfg = synthetic_data(dir);
+    cfg.epochs = 3;
+    experiments::NasOptions o = small_space();
+    o.space = "model";
+    const auto one = [&](experiments::NasOptions opts) {
+        experiments::NasObjective nas(cfg, opts);
+        search::GridSampler::Space g{{"num_layers", {0}}, {"num_heads", {0}}, {"hidden_size", {1}}, {"intermediate_size", {0}}};
+        search::Study s(std::make_shared<search::Storage>(":memory:"), "learn", search::Direction::Maximize,
+                        std::make_shared<search::GridSampler>(g, 0));
+        search::Trial t = s.ask();
+        const double v = nas(t);
+        return std::make_pair(v, t.frozen().user_attrs);
+    };
+    const auto [nas_val, nas_attrs] = one(o);
+    // 40 validation reviews whose words give the label away: chance is 0.5
+    CHECK(nas_val >= 0.9);
+    CHECK(nas_attrs.at("test_accuracy").get<double>() >= 0.9);
+    // Q8.4 rounds this tiny model's weights (|w| mostly < 1/32) to zero: a finer fixed point, 50% L1 as in Lab 2
+    o.compress = true;
+    o.quant_config = dir.file("q16.toml");
+    std::ofstream(o.quant_config) << "by = \"type\"\n[default]\nname = \"none\"\n[linear]\nname = \"integer\"\ndata_in_width = 16\n"
+                                     "data_in_frac_width = 10\nweight_width = 16\nweight_frac_width = 10\n"
+                                     "bias_width = 16\nbias_frac_width = 10\n";
+    o.post_train_lr = 1e-3;
+    o.post_train_epochs = 0;
+    const auto [ca0, ca0_attrs] = one(o);
+    o.post_train_epochs = 2;
+    const auto [ca1, ca1_attrs] = one(o);
+    INFO("nas " << nas_val << " compressed " << ca0 << " compressed + post-trained " << ca1);
+    CHECK(ca0_attrs.at("val_accuracy_before_compression").get<double>() == nas_val);  // same architecture and seed
+    CHECK(ca1_attrs.at("val_accuracy_before_compression").get<double>() == nas_val);
+    CHECK(ca0 <= ca1);
+    CHECK(ca1 >= 0.9);
+}
+
+TEST_CASE("compression-aware NAS reads its configs from configs/compress/ (and names a bad one)", "[experiments][nas]") {
+    TempDir dir;
+    experiments::NasOptions o = small_space();
+    o.space = "model";
+    o.compress = true;
+    o.quant_config = std::string(QBERT_SOURCE_ROOT) + "/configs/compress/quant-q8.4.toml";
+    o.prune_config = dir.file("prune.toml");
+    std::ofstream(o.prune_config) << "[weight]\nsparsity = 0.25\nmethod = \"l1-norm\"\nscope = \"local\"\n"
+                                     "[activation]\nsparsity = 0.0\nmethod = \"l1-norm\"\nscope = \"local\"\n";
+    REQUIRE(o.tag().rfind("compression-aware-post0-", 0) == 0);  // not the default configs: another objective
+    experiments::NasObjective nas(synthetic_data(dir), o);
+    search::Study s(std::make_shared<search::Storage>(":memory:"), "cfg", search::Direction::Maximize,
+                    std::make_shared<search::RandomSampler>(2));
+    search::Trial t = s.ask();
+    nas(t);
+    int64_t weights = 0, kept = 0;
+    for (const auto& [name, mod] : nas.last_model()->named_modules())
+        if (auto* c = dynamic_cast<model::CompressedLinear*>(mod.get())) {
+            REQUIRE(c->quant()->weight.frac_width == 4);
+            const auto m = c->weight_mask().to_vector_f64();
+            weights += static_cast<int64_t>(m.size());
+            for (double x : m) kept += x != 0.0;
+        }
+    REQUIRE(weights > 0);
+    CHECK(static_cast<double>(kept) / static_cast<double>(weights) == Approx(0.75).margin(0.01));
+    std::ofstream(o.prune_config) << "[weight]\nsparsity = 1.5\nmethod = \"l1-norm\"\nscope = \"local\"\n";
+    REQUIRE_THROWS_WITH(experiments::NasObjective(synthetic_data(dir), o), Contains("prune.toml"));
+}
+
+TEST_CASE("NAS objective applies the config's train.matmul_precision (it did not: lab2 trained in fp32)", "[experiments][nas]") {
     TempDir dir;
     model::TrainConfig cfg = synthetic_data(dir);
     cfg.matmul_precision = "bf16";
     {
-        apps::NasObjective nas(cfg, small_space());
+        experiments::NasObjective nas(cfg, small_space());
         REQUIRE(engine::matmul_precision() == engine::MatmulPrecision::BF16);
     }
     cfg.matmul_precision = "f32";
-    apps::NasObjective back(cfg, small_space());
+    experiments::NasObjective back(cfg, small_space());
     REQUIRE(engine::matmul_precision() == engine::MatmulPrecision::F32);
 }

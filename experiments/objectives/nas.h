@@ -1,17 +1,22 @@
 // The objectives `qbert search` and `qbert lab2` plug into search/: NAS over Tutorial 5's space (every trial
 // trains a BERT from random init on a budget and returns validation accuracy) and compression-aware NAS (the
-// same, then Mase's CompressionPipeline: 8-bit fixed point, 50% L1 weight + activation pruning; optionally
-// trained again after compression).
+// same, then Mase's CompressionPipeline: the quantize and prune passes with the configs of
+// configs/compress/ (Q8.4, 50% L1 weight + activation pruning by default); optionally trained again after
+// compression). search/ knows nothing of tensors; this is where the search meets the model and the passes.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "experiments/objectives/trained_cache.h"
 #include "model/train.h"
+#include "passes/prune.h"
+#include "passes/quantize.h"
+#include "search/samplers.h"
 #include "search/study.h"
 
-namespace qbert::apps {
+namespace qbert::experiments {
 
 // Tutorial 5's lists (mase-behaviour.md 4.1); the trial samples an index into each.
 struct NasSpace {
@@ -26,23 +31,31 @@ struct NasOptions {
     // "model": the four size indices (a fixed space, 300 points: the grid sampler can walk it);
     // "layers": also a linear-or-identity choice per square Linear (Tutorial 5's space; dynamic names).
     std::string space = "layers";
-    bool compress = false;           // compression-aware: quantize (Q8.4) + prune (0.5 L1, local) after training
+    bool compress = false;           // compression-aware: quantize + prune after training, with these configs:
+    std::string quant_config = "configs/compress/quant-q8.4.toml";  // Mase Tutorial 3: every Linear Q8.4
+    std::string prune_config = "configs/compress/prune-l1-0.5.toml";  // Tutorial 4: 50% L1, weights + inputs
     int64_t post_train_epochs = 0;   // compression-aware: training epochs after compression
     double post_train_lr = 1e-4;
     bool test = true;                // also measure test accuracy (recorded, never the objective)
-    // A directory of trained models, one checkpoint per architecture (model space only; empty = none). A trial
-    // whose architecture has a checkpoint there loads it instead of training: training is a function of the
-    // architecture alone (same init seed, data order and recipe), so this only saves time. Every training
-    // done here is saved there. lab2 shares one between Task 1 and both compression-aware studies of Task 2.
+    // A TrainedCache directory (model space only; empty = none): trained weights per architecture and each
+    // objective's result per architecture, reused instead of training or recomputing. lab2 shares one between
+    // every study of Task 1 and Task 2.
     std::string trained_dir;
+    // Names the objective and its settings (in the cache and in lab2's study meta): "nas-model",
+    // "compression-aware-post1"; other compression configs or lr than the defaults add a hash of them.
+    std::string tag() const;
 };
+
+// The grid over the model-level NAS space: every index of the four lists.
+search::GridSampler::Space nas_grid();
 
 class NasObjective {
 public:
     // Loads and tokenizes the data once (cfg: data paths, limits, max_len and the training recipe).
     NasObjective(model::TrainConfig cfg, NasOptions o, const std::function<void(const std::string&)>& info = nullptr);
-    // Trains the trial's architecture; returns validation accuracy. Records test_accuracy, parameters,
-    // the architecture and, when compressing, the accuracy before compression as user attributes.
+    // Trains the trial's architecture (or reuses the cache); returns validation accuracy. Records
+    // test_accuracy, parameters, the architecture and, when compressing, the accuracy before compression as
+    // user attributes; a reused result also records reused_from (the study#trial that computed it).
     double operator()(search::Trial& t);
     // The model a trial describes (suggests the trial's parameters). Throws search::TrialPruned when hidden is
     // not divisible by the heads.
@@ -52,17 +65,19 @@ public:
     // The model of the last trial that finished training (for saving the best one).
     model::BertForSequenceClassification* last_model() { return last_.get(); }
     std::string checkpoint_meta() const;
-    // Where the trained model of an architecture ({num_hidden_layers, ...}, as build() records it) is kept.
-    std::string trained_path(const nlohmann::json& architecture) const;
     const model::TrainConfig& config() const { return cfg_; }
 
 private:
+    double train_and_compress(search::Trial& t, std::unique_ptr<model::BertForSequenceClassification>& m);
     model::TrainConfig cfg_;
     NasOptions o_;
+    std::unique_ptr<TrainedCache> cache_;
+    passes::QuantizeConfig quant_;
+    passes::PruneConfig prune_;
     std::unique_ptr<model::Tokenizer> tok_;
     model::TrainValSets sets_;
     model::Encoded test_;
     std::unique_ptr<model::BertForSequenceClassification> last_;
 };
 
-}  // namespace qbert::apps
+}  // namespace qbert::experiments

@@ -1,12 +1,13 @@
-// The compression subcommands of `qbert`: quantize, prune, analyze, fake-quant.
+// The compression jobs behind `qbert quantize`, `prune`, `analyze` and `fake-quant` (apps/compress.cpp
+// registers their command lines): each loads a checkpoint into a Workbench, applies a pass, reports accuracy
+// lines and saves the result.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
-#include <optional>
+#include <cstdint>
+#include <istream>
 #include <string>
 
-namespace qbert::apps {
+namespace qbert::experiments {
 
 struct CompressOptions {
     std::string checkpoint, config, out, data_root = "data";
@@ -25,13 +26,11 @@ struct CompressOptions {
     bool floor = false, is_unsigned = false, explain = false;
 };
 
-struct CompressCommands {
-    CLI::App *quantize = nullptr, *prune = nullptr, *analyze = nullptr, *fake_quant = nullptr;
-    CompressOptions o;
-};
+// Each prints its result lines on stdout ("accuracy_before=0.8677 n=25000", ...) and returns the exit code.
+int run_quantize(const CompressOptions& o);
+int run_prune(const CompressOptions& o);
+int run_analyze(const CompressOptions& o);
+// One number per line of `in` -> its quantized value (%.9g); with o.explain, each step.
+int run_fake_quant(const CompressOptions& o, std::istream& in);
 
-void register_compress_commands(CLI::App& app, CompressCommands& c);
-// Runs the selected compression subcommand; nullopt when none of them was selected.
-std::optional<int> run_compress_commands(const CompressCommands& c);
-
-}  // namespace qbert::apps
+}  // namespace qbert::experiments

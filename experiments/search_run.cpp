@@ -1,0 +1,126 @@
+#include "experiments/search_run.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "experiments/objectives/nas.h"
+#include "experiments/study_report.h"
+#include "search/samplers.h"
+#include "search/space.h"
+
+namespace qbert::experiments {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using search::FrozenTrial;
+using search::Study;
+using search::TrialState;
+
+int run_search(const SearchOptions& o) {
+    static const std::set<std::string> objectives{"nas", "compression-aware", "exec"};
+    if (!objectives.count(o.objective))
+        throw engine::Error("unknown objective '" + o.objective + "'; valid: nas, compression-aware, exec");
+    if (o.trials < 1) throw engine::Error("--trials must be >= 1");
+    const bool exec = o.objective == "exec";
+    if (exec && (o.space_file.empty() || o.exec_cmd.empty()))
+        throw engine::Error("--objective exec needs --space FILE.toml and --exec 'COMMAND'");
+    if (!exec && (!o.space_file.empty() || !o.exec_cmd.empty()))
+        throw engine::Error("--space and --exec belong to --objective exec");
+    const search::Direction dir = exec ? search::parse_direction(o.direction) : search::Direction::Maximize;
+    const std::string study_name = o.study.empty() ? o.objective : o.study;
+    const std::string out = o.out.empty() ? (fs::path(o.storage).parent_path() / study_name).string() : o.out;
+    std::printf("seed=%llu\n", static_cast<unsigned long long>(o.seed));
+
+    json meta{{"objective", o.objective}, {"sampler", o.sampler}, {"seed", o.seed}};
+    search::Study::Objective objective;
+    std::unique_ptr<search::SearchSpace> space;
+    std::unique_ptr<NasObjective> nas;
+    search::GridSampler::Space grid;
+    model::TrainConfig cfg;
+    if (exec) {
+        space = std::make_unique<search::SearchSpace>(search::SearchSpace::from_toml_file(o.space_file));
+        if (o.sampler == "grid") grid = space->grid();
+        meta["exec"] = o.exec_cmd;
+        meta["space"] = json::object();
+        for (const auto& [n, d] : space->params) meta["space"][n] = d.to_json();
+        objective = [&](search::Trial& t) {
+            const json params = space->suggest_all(t);
+            const search::ExecResult r = search::run_exec(o.exec_cmd, params, t.number(), "  | ", o.exec_timeout);
+            if (!r.last_line.empty()) t.set_user_attr("last_line", r.last_line);
+            if (!r.value) throw search::Error(r.error);
+            return *r.value;
+        };
+    } else {
+        cfg = model::TrainConfig::from_toml(o.config, o.sets);
+        if (o.sampler == "grid") {
+            if (o.nas_space != "model")
+                throw engine::Error("the grid sampler needs a fixed space, and --nas-space layers has a parameter per "
+                                    "square layer that exists only for some depths; use --nas-space model");
+            grid = nas_grid();
+        }
+        meta["nas_space"] = o.nas_space;
+        meta["train_config"] = json::parse(cfg.to_json());
+        meta["post_train_epochs"] = o.post_train_epochs;
+    }
+    auto sampler = search::make_sampler(o.sampler, o.seed, grid);  // unknown names throw before any data loads
+    fs::create_directories(out);
+    if (!fs::path(o.storage).parent_path().empty()) fs::create_directories(fs::path(o.storage).parent_path());
+    auto storage = std::make_shared<search::Storage>(o.storage);
+    Study study(storage, study_name, dir, sampler, o.resume ? search::OpenMode::Load : search::OpenMode::Create, meta);
+    if (o.resume) {
+        check_study_meta(study, meta);
+        for (int64_t n : study.fail_stale_trials())
+            std::printf("trial %ld was running in a process that is gone: marked failed\n", long(n));
+        std::printf("resuming study '%s': %ld trials so far\n", study_name.c_str(), long(study.trials().size()));
+    }
+    if (!exec) {
+        NasOptions no;
+        no.space = o.nas_space;
+        no.compress = o.objective == "compression-aware";
+        no.post_train_epochs = o.post_train_epochs;
+        no.post_train_lr = o.post_train_lr;
+        nas = std::make_unique<NasObjective>(cfg, no, [](const std::string& l) { std::printf("%s\n", l.c_str()); });
+        objective = [&](search::Trial& t) { return (*nas)(t); };
+    }
+    std::printf("study=%s storage=%s sampler=%s objective=%s trials=%ld out=%s\n", study_name.c_str(),
+                o.storage.c_str(), o.sampler.c_str(), o.objective.c_str(), long(o.trials), out.c_str());
+    std::fflush(stdout);
+
+    const std::string csv = (fs::path(out) / "trials.csv").string();
+    const std::string best_ckpt = (fs::path(out) / "best.h5").string();
+    TrialReporter report{o.trials};
+    search::OptimizeOptions opt;
+    opt.study_trials = o.trials;
+    opt.timeout_s = o.timeout;
+    study.optimize(objective, opt, [&](const Study& s, const FrozenTrial& t) {
+        report(s, t);
+        write_trials_csv(csv, s.trials(), s.direction());
+        const auto best = Study::best_of(s.trials(), s.direction());
+        if (nas && nas->last_model() && best && best->number == t.number) {  // a new best: keep its model
+            json m = json::parse(nas->checkpoint_meta());
+            m["search"] = {{"study", s.name()}, {"trial", t.number}, {"value", *t.value}, {"params", t.params_json()}};
+            model::save_bert(best_ckpt, *nas->last_model(), m.dump());
+        }
+    });
+    const auto all = study.trials();
+    write_trials_csv(csv, all, dir);
+    std::map<TrialState, int> count;
+    for (const auto& t : all) count[t.state]++;
+    std::printf("trials=%zu complete=%d pruned=%d fail=%d running=%d csv=%s\n", all.size(), count[TrialState::Complete],
+                count[TrialState::Pruned], count[TrialState::Fail], count[TrialState::Running], csv.c_str());
+    const auto best = study.best_trial();
+    if (!best) {
+        std::printf("no trial completed\n");
+        return 1;
+    }
+    std::printf("best_trial=%ld params=%s\n", long(best->number), best->params_json().dump().c_str());
+    if (nas && fs::exists(best_ckpt)) std::printf("checkpoint=%s\n", best_ckpt.c_str());
+    std::printf("best_value=%.6g\n", *best->value);
+    return 0;
+}
+
+}  // namespace qbert::experiments

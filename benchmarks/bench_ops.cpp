@@ -6,7 +6,8 @@
 //
 // linear_fwdbwd is compared with the same three matmuls run by bare oneDNN (forward with bias, backward data,
 // backward weights) on preallocated buffers: overhead_pct is how much slower the engine's linear op
-// (autograd, allocation, bias gradient) is than that floor.
+// (autograd, allocation, bias gradient) is than that floor. linear_masked_fwdbwd is the same op with a pruning
+// mask (W * M before the forward and dx matmuls, dW * M after): its overhead_pct is against linear_fwdbwd.
 #include <CLI/CLI.hpp>
 #include <dnnl.hpp>
 
@@ -97,6 +98,17 @@ double bare_dnnl_linear_ms(int64_t N, int64_t in, int64_t out, double budget, Ti
     return timing->median_ms;
 }
 
+// A u8 pruning mask keeping every other weight.
+Tensor half_mask(int64_t out, int64_t in) {
+    std::vector<uint8_t> m(static_cast<size_t>(out * in));
+    for (size_t i = 0; i < m.size(); ++i) m[i] = static_cast<uint8_t>(i % 2);
+    return Tensor::from_vector(m, {out, in});
+}
+// The shapes linear_masked_fwdbwd runs on: BERT-tiny's feed-forward up (128 -> 512), BERT-small's up and down.
+bool masked_shape(int64_t in, int64_t out) {
+    return (in == 128 && out == 512) || (in == 512 && out == 2048) || (in == 2048 && out == 512);
+}
+
 void bench_linear(const Opts& o, const std::vector<std::string>& impls) {
     const std::vector<std::pair<int64_t, int64_t>> shapes = {{128, 128}, {128, 512}, {512, 128}, {256, 256},
                                                              {256, 1024}, {1024, 256}, {512, 512}, {512, 2048},
@@ -105,9 +117,10 @@ void bench_linear(const Opts& o, const std::vector<std::string>& impls) {
         for (auto [in, out] : shapes) {
             Tensor x = rand_t({64, in}, 1, true), w = rand_t({out, in}, 2, true), b = rand_t({out}, 3, true);
             linear(x, w, b).backward(rand_t({64, out}, 4));
+            linear(x, w, b, half_mask(out, in)).backward(rand_t({64, out}, 4));
         }
     });
-    std::printf("# linear: All results match (fast vs ref, forward and backward, 64-row slices)\n");
+    std::printf("# linear: All results match (fast vs ref, forward and backward, with and without a mask, 64-row slices)\n");
     for (auto [in, out] : shapes) {
         const int64_t N = o.rows;
         const std::string shape = std::to_string(N) + "x" + std::to_string(in) + "x" + std::to_string(out);
@@ -132,6 +145,18 @@ void bench_linear(const Opts& o, const std::vector<std::string>& impls) {
             if (impl == "fast")
                 std::snprintf(extra, sizeof extra, " overhead_pct=%.1f", 100.0 * (t.median_ms / bare.median_ms - 1.0));
             emit("linear_fwdbwd", shape, impl, o.threads, t, "gflops", flops, extra);
+            if (!masked_shape(in, out)) continue;
+            const Tensor m = half_mask(out, in);
+            Timing tm = time_it(
+                [&] {
+                    x.zero_grad();
+                    w.zero_grad();
+                    b.zero_grad();
+                    linear(x, w, b, m).backward(dy);
+                },
+                budget, impl == "ref" ? 1 : 5);
+            std::snprintf(extra, sizeof extra, " overhead_pct=%.1f", 100.0 * (tm.median_ms / t.median_ms - 1.0));
+            emit("linear_masked_fwdbwd", shape, impl, o.threads, tm, "gflops", flops, extra);
         }
     }
 }
@@ -242,6 +267,31 @@ void bench_quant(const Opts& o, const std::vector<std::string>& impls) {
         }
     }
 }
+
+// Activation-pruning masks (one per Linear input per step): random (a counter-based hash per element) and
+// |x| > t. GB/s: random writes the mask; threshold reads x and writes the mask.
+void bench_mask(const Opts& o, const std::vector<std::string>& impls) {
+    const int64_t N = o.rows;
+    check_against_ref([&] {
+        (void)random_keep_mask({64, 256}, 7, 0.3);
+        (void)threshold_keep_mask(rand_t({64, 256}, 1), 0.5);
+    });
+    std::printf("# random_keep_mask, threshold_keep_mask: All results match\n");
+    for (const std::string& impl : impls) {
+        set_kernel_mode(impl);
+        const double bud = impl == "ref" ? 0.0 : o.budget;
+        const int minr = impl == "ref" ? 1 : 5;
+        for (int64_t C : {128, 512, 2048}) {
+            const std::string shape = std::to_string(N) + "x" + std::to_string(C);
+            uint64_t seed = 0;
+            Timing r = time_it([&] { Tensor m = random_keep_mask({N, C}, ++seed, 0.5); }, bud, minr);
+            emit("random_keep_mask", shape, impl, o.threads, r, "gbps", 1.0 * N * C * 4);
+            Tensor x = rand_t({N, C}, 1);
+            Timing t = time_it([&] { Tensor m = threshold_keep_mask(x, 0.5); }, bud, minr);
+            emit("threshold_keep_mask", shape, impl, o.threads, t, "gbps", 2.0 * N * C * 4);
+        }
+    }
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -249,7 +299,7 @@ int main(int argc, char** argv) {
     Opts o;
     app.add_option("--threads", o.threads, "OpenMP threads")->capture_default_str();
     app.add_option("--impl", o.impl, "fast | ref | all (ref runs each shape once: slow)")->capture_default_str();
-    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant, or all")->capture_default_str();
+    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant,mask, or all")->capture_default_str();
     app.add_option("--budget", o.budget, "seconds of timing per line")->capture_default_str();
     app.add_option("--rows", o.rows, "B*T rows")->capture_default_str();
     app.add_flag("--no-alloc-cache", o.no_alloc_cache, "every tensor buffer from the system allocator (to measure the cache)");
@@ -278,6 +328,7 @@ int main(int argc, char** argv) {
         if (all || ops.count("attention")) bench_attention_matmul(o, impls);
         if (all || ops.count("rowwise")) bench_rowwise(o, impls);
         if (all || ops.count("quant")) bench_quant(o, impls);
+        if (all || ops.count("mask")) bench_mask(o, impls);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

@@ -7,6 +7,7 @@
 #include "engine/core/error.h"
 #include "engine/core/rng.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/mask.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/nn.h"
 #include "engine/ops/quant.h"

@@ -23,6 +23,7 @@
 #include "experiments/search_run.h"
 #include "experiments/study_report.h"
 #include "experiments/workers.h"
+#include "util/csv.h"
 #include "util/subprocess.h"
 
 namespace qbert::experiments {
@@ -183,7 +184,7 @@ int run_lab2(const Lab2Options& lo) {
     cfg.threads = lo.threads;
     // (a --jobs worker runs with fewer threads; its parent checked the settings before starting it)
     if (lo.only_study.empty())
-        check_run_settings(lo.out, {{"profile", lo.profile}, {"train_config", json::parse(cfg.to_json())}});
+        check_run_settings(lo.out, {{"profile", lo.profile}, {"train_config", settings_json(cfg)}});
     auto st = std::make_shared<search::Storage>((fs::path(lo.out) / "lab2.db").string());
     const auto task1 = task1_specs(lo.samplers, seeds, trials);
 
@@ -237,11 +238,12 @@ int run_lab2(const Lab2Options& lo) {
     double best_mean = -1;
     {
         std::ofstream out(t1 + ".tmp");
-        out << "trial";
-        for (const auto& s : lo.samplers) out << "," << s << "_mean," << s << "_min," << s << "_max";
-        out << "\n";
+        std::vector<std::string> header{"trial"};
+        for (const auto& s : lo.samplers)
+            for (const char* stat : {"_mean", "_min", "_max"}) header.push_back(s + stat);
+        util::write_csv_row(out, header);
         for (int64_t i = 0; i < trials; ++i) {
-            out << i + 1;
+            std::vector<std::string> row{std::to_string(i + 1)};
             for (const auto& s : lo.samplers) {
                 double sum = 0, lo_v = INFINITY, hi_v = -INFINITY;
                 int n = 0;
@@ -253,7 +255,7 @@ int run_lab2(const Lab2Options& lo) {
                         ++n;
                     }
                 const double mean = n == static_cast<int>(curves[s].size()) && n > 0 ? sum / n : NAN;
-                out << "," << num_or_nan(mean) << "," << num_or_nan(n ? lo_v : NAN) << "," << num_or_nan(n ? hi_v : NAN);
+                row.insert(row.end(), {num_or_nan(mean), num_or_nan(n ? lo_v : NAN), num_or_nan(n ? hi_v : NAN)});
                 if (i == trials - 1) {
                     std::printf("task1 sampler=%s mean_best_at_%ld=%s (min %s, max %s over %ld seeds)\n", s.c_str(),
                                 long(trials), num_or_nan(mean).c_str(), num_or_nan(n ? lo_v : NAN).c_str(),
@@ -261,7 +263,7 @@ int run_lab2(const Lab2Options& lo) {
                     if (!std::isnan(mean) && mean > best_mean) best_mean = mean, best_sampler = s;
                 }
             }
-            out << "\n";
+            util::write_csv_row(out, row);
         }
     }
     fs::rename(t1 + ".tmp", t1);
@@ -305,12 +307,12 @@ int run_lab2(const Lab2Options& lo) {
     const std::string t2csv = (fs::path(lo.out) / "task2_best_so_far.csv").string();
     {
         std::ofstream out(t2csv + ".tmp");
-        out << "trial,nas_only,compression_aware,compression_aware_post_trained\n";
+        util::write_csv_row(out, {"trial", "nas_only", "compression_aware", "compression_aware_post_trained"});
         const int64_t n = std::max(trials, ca_trials);
         for (int64_t i = 0; i < n; ++i) {
-            out << i + 1;
-            for (const auto& [label, c] : t2) out << "," << (i < static_cast<int64_t>(c.size()) ? num_or_nan(c[i]) : "NaN");
-            out << "\n";
+            std::vector<std::string> row{std::to_string(i + 1)};
+            for (const auto& [label, c] : t2) row.push_back(i < static_cast<int64_t>(c.size()) ? num_or_nan(c[i]) : "NaN");
+            util::write_csv_row(out, row);
         }
     }
     fs::rename(t2csv + ".tmp", t2csv);

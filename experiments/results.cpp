@@ -6,11 +6,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/core/error.h"
+#include "util/csv.h"
 
 namespace qbert::experiments {
 
@@ -18,33 +18,28 @@ namespace fs = std::filesystem;
 using engine::Error;
 using engine::detail::concat;
 
-namespace {
-std::vector<std::string> split_csv_line(const std::string& line) {
-    std::vector<std::string> out;
-    std::stringstream ss(line);
-    for (std::string f; std::getline(ss, f, ',');) out.push_back(f);
-    if (!line.empty() && line.back() == ',') out.emplace_back();
-    return out;
-}
-}  // namespace
-
 ResultTable::ResultTable(std::string path, std::vector<std::string> columns, std::vector<std::string> key_columns)
     : path_(std::move(path)), columns_(std::move(columns)), keys_(std::move(key_columns)) {
     std::ifstream in(path_);
     if (!in) return;
-    std::string line;
-    if (!std::getline(in, line)) return;
-    if (split_csv_line(line) != columns_) {
-        std::string want;
-        for (const auto& c : columns_) want += (want.empty() ? "" : ",") + c;
-        throw Error(concat("results file '", path_, "' has header '", line, "', expected '", want,
-                           "' (written by another version? move it away to start over)"));
+    std::vector<std::string> f;
+    try {
+        if (!util::read_csv_row(in, f)) return;
+        if (f != columns_)
+            throw Error(concat("results file '", path_, "' has header '", util::csv_row(f), "', expected '",
+                               util::csv_row(columns_), "' (written by another version? move it away to start over)"));
+    } catch (const util::CsvError& e) {
+        throw Error(concat("results file '", path_, "' header: ", e.what()));
     }
     int64_t lineno = 1;
-    while (std::getline(in, line)) {
+    for (;;) {
         ++lineno;
-        if (line.empty()) continue;
-        const auto f = split_csv_line(line);
+        try {
+            if (!util::read_csv_row(in, f)) break;
+        } catch (const util::CsvError& e) {
+            throw Error(concat("results file '", path_, "' row ", lineno, ": ", e.what()));
+        }
+        if (f.size() == 1 && f[0].empty()) continue;
         if (f.size() != columns_.size())
             throw Error(concat("results file '", path_, "' line ", lineno, ": ", f.size(), " fields, expected ", columns_.size()));
         Row r;
@@ -85,11 +80,11 @@ void ResultTable::write() const {
     const std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
     {
         std::ofstream out(tmp);
-        for (size_t i = 0; i < columns_.size(); ++i) out << (i ? "," : "") << columns_[i];
-        out << "\n";
+        util::write_csv_row(out, columns_);
         for (const auto& r : rows_) {
-            for (size_t i = 0; i < columns_.size(); ++i) out << (i ? "," : "") << r.at(columns_[i]);
-            out << "\n";
+            std::vector<std::string> fields;
+            for (const auto& c : columns_) fields.push_back(r.at(c));
+            util::write_csv_row(out, fields);
         }
         if (!out) throw Error(concat("cannot write '", tmp, "'"));
     }
@@ -99,11 +94,11 @@ void ResultTable::write() const {
 void ResultTable::write_wide(const std::string& path, const std::string& x_column, const std::vector<std::string>& xs,
                              const std::vector<Series>& series) const {
     std::ofstream out(path);
-    out << x_column;
-    for (const auto& s : series) out << "," << s.header;
-    out << "\n";
+    std::vector<std::string> header{x_column};
+    for (const auto& s : series) header.push_back(s.header);
+    util::write_csv_row(out, header);
     for (const auto& x : xs) {
-        out << x;
+        std::vector<std::string> fields{x};
         for (const auto& s : series) {
             const Row* hit = nullptr;
             for (const auto& r : rows_) {
@@ -111,9 +106,9 @@ void ResultTable::write_wide(const std::string& path, const std::string& x_colum
                 for (const auto& [k, v] : s.match) ok = ok && r.count(k) && r.at(k) == v;
                 if (ok) hit = &r;
             }
-            out << "," << (hit ? hit->at(s.column) : "NaN");
+            fields.push_back(hit ? hit->at(s.column) : "NaN");
         }
-        out << "\n";
+        util::write_csv_row(out, fields);
     }
     if (!out) throw Error(concat("cannot write '", path, "'"));
 }
@@ -180,6 +175,12 @@ void check_run_settings(const std::string& dir, const nlohmann::json& now) {
     const std::string tmp = path.string() + ".tmp";
     std::ofstream(tmp) << now.dump(2) << "\n";
     fs::rename(tmp, path);
+}
+
+nlohmann::json settings_json(const model::TrainConfig& cfg) {
+    nlohmann::json j = nlohmann::json::parse(cfg.to_json());
+    if (j.contains("data")) j["data"].erase("cache_dir");
+    return j;
 }
 
 }  // namespace qbert::experiments

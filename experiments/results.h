@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/train.h"
+
 #include <map>
 #include <string>
 #include <vector>
@@ -60,5 +62,9 @@ bool plot(const Figure& f, const std::string& stem);
 // A results directory belongs to one set of settings: the first run records them in DIR/settings.json, and a
 // later run with different ones (which would mix incomparable points) stops, naming the field.
 void check_run_settings(const std::string& dir, const nlohmann::json& settings);
+
+// A training config as a run's settings: its JSON without what cannot change a result (data.cache_dir, where
+// tokenized data are cached), so directories and studies started before that key was written still resume.
+nlohmann::json settings_json(const model::TrainConfig& cfg);
 
 }  // namespace qbert::experiments

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "experiments/objectives/nas.h"
+#include "experiments/results.h"
 #include "experiments/study_report.h"
 #include "search/samplers.h"
 #include "search/space.h"
@@ -63,7 +64,7 @@ int run_search(const SearchOptions& o) {
             grid = nas_grid();
         }
         meta["nas_space"] = o.nas_space;
-        meta["train_config"] = json::parse(cfg.to_json());
+        meta["train_config"] = settings_json(cfg);
         meta["post_train_epochs"] = o.post_train_epochs;
     }
     auto sampler = search::make_sampler(o.sampler, o.seed, grid);  // unknown names throw before any data loads

@@ -7,6 +7,7 @@
 
 #include "engine/core/error.h"
 #include "experiments/results.h"
+#include "util/csv.h"
 #include "util/progress.h"
 
 namespace qbert::experiments {
@@ -37,9 +38,10 @@ void write_trials_csv(const std::string& path, const std::vector<FrozenTrial>& t
     {
         std::ofstream out(tmp);
         if (!out) throw engine::Error("cannot write '" + tmp + "'");
-        out << "number,state,value,best_so_far,seconds,test_accuracy,parameters";
-        for (const auto& n : names) out << "," << n;
-        out << ",reason\n";
+        std::vector<std::string> header{"number", "state", "value", "best_so_far", "seconds", "test_accuracy", "parameters"};
+        header.insert(header.end(), names.begin(), names.end());
+        header.push_back("reason");
+        util::write_csv_row(out, header);
         const auto best_so_far = Study::best_so_far(trials, d);
         for (size_t i = 0; i < trials.size(); ++i) {
             const FrozenTrial& t = trials[i];
@@ -47,20 +49,15 @@ void write_trials_csv(const std::string& path, const std::vector<FrozenTrial>& t
             const auto attr = [&](const char* k) {
                 return t.user_attrs.contains(k) ? t.user_attrs[k].dump() : std::string();
             };
-            out << t.number << "," << search::state_name(t.state) << "," << (t.value ? fmt_num(*t.value) : "") << ","
-                << (best ? fmt_num(*best) : "") << "," << fmt_num(t.duration_s, 1) << "," << attr("test_accuracy")
-                << "," << attr("parameters");
+            std::vector<std::string> row{std::to_string(t.number), search::state_name(t.state),
+                                         t.value ? fmt_num(*t.value) : "", best ? fmt_num(*best) : "",
+                                         fmt_num(t.duration_s, 1), attr("test_accuracy"), attr("parameters")};
             for (const auto& n : names) {
-                out << ",";
-                if (t.has(n)) {
-                    const json v = t.external(n);
-                    out << (v.is_string() ? v.get<std::string>() : v.dump());
-                }
+                const json v = t.has(n) ? t.external(n) : json();
+                row.push_back(v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump());
             }
-            std::string reason = t.system_attrs.value("reason", "");
-            for (char& c : reason)
-                if (c == ',' || c == '\n' || c == '"') c = ' ';
-            out << "," << reason << "\n";
+            row.push_back(t.system_attrs.value("reason", ""));  // quoted when it holds a comma or a quote
+            util::write_csv_row(out, row);
         }
     }
     fs::rename(tmp, path);

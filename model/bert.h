@@ -55,6 +55,11 @@ public:
     // range calibration or activation pruning, whose thresholds are taken over the whole input tensor.
     void set_cls_only_last_layer(bool on) { cls_only_last_layer_ = on; }
     bool cls_only_last_layer() const { return cls_only_last_layer_; }
+    // Module's hook (activation pruning calls it on the root): turns the [CLS]-only last layer off for good.
+    void require_full_sequence() override {
+        set_cls_only_last_layer(false);
+        Module::require_full_sequence();
+    }
 
 private:
     BertConfig config_;

@@ -8,6 +8,9 @@
 
 namespace qbert::model {
 
+template <class C>
+class ConfigFields;
+
 struct BertConfig {
     int64_t vocab_size = 30522;
     int64_t hidden_size = 128;
@@ -22,6 +25,8 @@ struct BertConfig {
     double initializer_range = 0.02;
     int64_t num_labels = 2;
 
+    // Every field once (config_fields.h): JSON here, TOML [model] in TrainConfig, ranges in validate().
+    static const ConfigFields<BertConfig>& fields();
     // Throws engine::Error naming the field when a value is out of range (e.g. hidden not divisible by heads).
     void validate() const;
     std::string to_json() const;

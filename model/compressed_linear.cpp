@@ -2,8 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/bert.h"
-
 namespace qbert::model {
 
 using namespace engine;
@@ -22,26 +20,29 @@ void CompressedLinear::set_quant(std::optional<LinearQuantConfig> q) {
 
 void CompressedLinear::set_weight_mask(const Tensor& mask) {
     if (!mask.defined()) {
-        mask_u8_ = mask_f_ = Tensor();
+        mask_u8_ = Tensor();
         return;
     }
     ENGINE_CHECK_SHAPE(mask.shape() == weight().shape() && mask.dtype() == DType::U8,
                        "weight_mask must be u8 with the weight's shape ", shape_str(weight().shape()), ", but got ",
                        mask.str());
-    mask_u8_ = mask.detach().clone();
+    Tensor m = mask.detach().clone();
+    const uint8_t* mv = m.data<uint8_t>();
+    for (int64_t i = 0; i < m.numel(); ++i)
+        ENGINE_CHECK(mv[i] <= 1, "weight_mask must hold 0 or 1, but element ", i, " is ", int(mv[i]));
+    mask_u8_ = m;
     set_buffer("weight_mask", mask_u8_);
-    std::vector<float> f(static_cast<size_t>(mask.numel()));
-    const uint8_t* m = mask_u8_.data<uint8_t>();
-    for (size_t i = 0; i < f.size(); ++i) {
-        ENGINE_CHECK(m[i] <= 1, "weight_mask must hold 0 or 1, but element ", i, " is ", int(m[i]));
-        f[i] = static_cast<float>(m[i]);
-    }
-    mask_f_ = Tensor::from_vector(f, mask.shape());
 }
 
 Tensor CompressedLinear::effective_weight() const {
     NoGradGuard ng;
-    return mask_f_.defined() ? mul(weight(), mask_f_) : weight().detach().clone();
+    Tensor w = weight().detach().clone();
+    if (mask_u8_.defined()) {  // W * M, the product linear() computes with
+        float* wv = w.data<float>();
+        const uint8_t* m = mask_u8_.data<uint8_t>();
+        for (int64_t i = 0; i < w.numel(); ++i) wv[i] = wv[i] * static_cast<float>(m[i]);
+    }
+    return w;
 }
 
 void CompressedLinear::set_activation_prune(std::optional<ActivationPruneConfig> a) {
@@ -55,24 +56,16 @@ void CompressedLinear::set_activation_prune(std::optional<ActivationPruneConfig>
 
 Tensor CompressedLinear::prune_activation(const Tensor& x) {
     const ActivationPruneConfig& a = *act_;
-    Tensor mask = Tensor::empty(x.shape(), x.dtype());
+    Tensor mask;
     {
         NoGradGuard ng;
-        Tensor xc = contiguous(x);
-        const float* xv = xc.data<float>();
-        float* m = mask.data<float>();
-        const int64_t n = x.numel();
         if (a.method == PruneMethod::Random) {
-            // a fresh mask per call: element i is dropped when hash(call seed, i) < sparsity. Counter-based,
-            // so the loop runs in parallel and the mask does not depend on the thread count.
-            const uint64_t call_seed = act_rng_.next_u64();
-            const float s = static_cast<float>(a.sparsity);
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < n; ++i) m[i] = engine::hash_uniform(call_seed, static_cast<uint64_t>(i)) < s ? 0.0f : 1.0f;
+            // a fresh mask per call: a new seed from this layer's stream, then element i is dropped when
+            // hash_uniform(seed, i) < sparsity (independent of the thread count)
+            mask = random_keep_mask(x.shape(), act_rng_.next_u64(), a.sparsity, x.dtype());
         } else {
-            const double t = a.scope == PruneScope::Local ? quantile_abs({xc}, a.sparsity) : a.global_threshold;
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < n; ++i) m[i] = std::abs(static_cast<double>(xv[i])) > t ? 1.0f : 0.0f;
+            const double t = a.scope == PruneScope::Local ? quantile_abs({x}, a.sparsity) : a.global_threshold;
+            mask = threshold_keep_mask(x, t);
         }
     }
     return mul(x, mask);  // gradients flow through kept entries only
@@ -82,14 +75,16 @@ Tensor CompressedLinear::forward(const Tensor& x_in) {
     ENGINE_CHECK(x_in.dtype() == DType::F32, type_name(), ": f32 input expected, but got ", x_in.str());
     Tensor x = act_ && act_->sparsity > 0.0 ? prune_activation(x_in) : x_in;
     if (observer_) observer_(*this, x);
-    Tensor w = mask_f_.defined() ? mul(weight(), mask_f_) : weight();
+    Tensor w = weight();
     Tensor b = bias();
     if (quant_) {
         x = fake_quant(x, quant_->data_in, quant_->ste);
+        // Q(W), masked inside linear: Q(W) ⊙ M = Q(W ⊙ M) since Q(0) = 0 for every format, and the STE's
+        // gradient is multiplied by M there (see docs/design.md)
         w = fake_quant(w, quant_->weight, quant_->ste);
         if (b.defined()) b = fake_quant(b, quant_->bias, quant_->ste);
     }
-    Tensor y = linear(x, w, b);
+    Tensor y = linear(x, w, b, mask_u8_);  // y = x (w ⊙ M)^T + b; dW = M ⊙ (dy^T x)
     if (quant_ && quant_->data_out) y = fake_quant(y, *quant_->data_out, quant_->ste);
     return y;
 }
@@ -177,8 +172,7 @@ void apply_compression_state(Module& root, const std::string& text, const std::s
                 act_pruned = act_pruned || ac.sparsity > 0.0;
             }
         }
-        if (auto* bert = dynamic_cast<BertForSequenceClassification*>(&root); bert && act_pruned)
-            bert->set_cls_only_last_layer(false);  // as the prune pass does
+        if (act_pruned) root.require_full_sequence();  // as the prune pass does
     } catch (const json::exception& e) {
         throw Error(detail::concat(source, ": compression state", layer.empty() ? "" : " of layer '" + layer + "'",
                                    " is malformed: ", e.what()));

@@ -2,9 +2,14 @@
 // parametrization and activation pre-hook (mase-behaviour.md sections 1.3, 3.4, 3.5):
 //
 //   x  = x * act_mask(x)                 activation pruning: a mask computed from this very input, each call
-//   W  = W * M                           weight pruning: a fixed 0/1 mask (masked entries get zero gradient)
-//   xq = Q(x; data_in)  Wq = Q(W; weight)  bq = Q(b; bias)     fixed-point fake quantization (mask first)
-//   y  = xq Wq^T + bq,  then y = Q(y; data_out) if set
+//                                        (engine::threshold_keep_mask or random_keep_mask)
+//   xq = Q(x; data_in)  Wq = Q(W; weight)  bq = Q(b; bias)     fixed-point fake quantization
+//   y  = xq (Wq ⊙ M)^T + bq              engine::linear with the weight mask M (weight pruning: a fixed 0/1
+//                                        mask; masked entries get exactly zero gradient), then y = Q(y; data_out)
+//
+// Mase masks first and then quantizes, Q(W ⊙ M); we quantize first and let linear apply the mask, Q(W) ⊙ M.
+// The two are equal for every fixed-point format, since Q(0) = 0 (0 always lies in [qmin, qmax]), and the
+// straight-through gradient is multiplied by M either way.
 //
 // The fp32 weight stays the trained shadow parameter (the same tensor the wrapped Linear had). The mask is a
 // u8 buffer named "weight_mask", saved beside the weight. Every part is optional; a CompressedLinear with none
@@ -53,7 +58,7 @@ public:
     void set_weight_mask(const Tensor& mask);
     const Tensor& weight_mask() const { return mask_u8_; }
     bool has_weight_mask() const { return mask_u8_.defined(); }
-    // The weight the layer computes with before quantization: W * M (or W).
+    // The weight the layer computes with before quantization: W ⊙ M (or W).
     Tensor effective_weight() const;
 
     void set_activation_prune(std::optional<ActivationPruneConfig> a);
@@ -68,7 +73,7 @@ private:
     Tensor prune_activation(const Tensor& x);
 
     std::optional<LinearQuantConfig> quant_;
-    Tensor mask_u8_, mask_f_;  // the saved u8 mask and its f32 copy for the multiply
+    Tensor mask_u8_;  // the saved u8 mask, read by linear()
     std::optional<ActivationPruneConfig> act_;
     engine::Rng act_rng_{0};
     Observer observer_;

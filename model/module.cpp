@@ -77,6 +77,10 @@ void Module::train(bool on) {
     for (auto& [n, c] : children_) c->train(on);
 }
 
+void Module::require_full_sequence() {
+    for (auto& [n, c] : children_) c->require_full_sequence();
+}
+
 int64_t Module::num_parameters() const {
     int64_t n = 0;
     for (const auto& [name, t] : named_parameters()) n += t.numel();

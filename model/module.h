@@ -37,6 +37,13 @@ public:
 
     void train(bool on = true);
     bool training() const { return training_; }
+
+    // Asks the model to compute every position of its activations from now on. A model may skip work that its
+    // output does not need (BertForSequenceClassification computes only the [CLS] row in its last layer, all
+    // the classifier reads: same logits and gradients, less work). Anything that looks at whole activation
+    // tensors inside the model calls this on the root first: activation pruning takes its thresholds over a
+    // layer's whole input, so every position must be there. The default passes the request to every child.
+    virtual void require_full_sequence();
     int64_t num_parameters() const;
 
 protected:

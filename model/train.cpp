@@ -1,17 +1,17 @@
 #include "model/train.h"
 
-#include "model/compressed_linear.h"
-
-#include <toml++/toml.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <map>
-#include <nlohmann/json.hpp>
-#include <sstream>
-#include <unistd.h>
+
+#include "model/compressed_linear.h"
+#include "model/config_toml.h"
+#include "util/csv.h"
 
 namespace qbert::model {
 
@@ -19,163 +19,87 @@ using namespace engine;
 using engine::detail::concat;
 namespace fs = std::filesystem;
 
-namespace {
-void merge(toml::table& dst, const toml::table& src) {
-    for (auto&& [k, v] : src) {
-        if (v.is_table() && dst.contains(k.str()) && dst[k.str()].is_table()) {
-            merge(*dst[k.str()].as_table(), *v.as_table());
-        } else {
-            dst.insert_or_assign(k.str(), v);
-        }
-    }
+const ConfigFields<TrainConfig>& TrainConfig::fields() {
+    using T = TrainConfig;
+    static const ConfigFields<T> f = [] {
+        ConfigFields<T> f;
+        FieldInfo preset;
+        preset.section = "model", preset.key = "preset", preset.type = FieldType::Choice;
+        preset.choices = {"tiny", "mini", "small"};
+        preset.help = "tiny L2 H128 A2 I512, mini L4 H256 A4 I1024, small L4 H512 A8 I2048; model.* override it";
+        preset.json_section = "";  // beside "model" in JSON, as checkpoints have it
+        f.add_custom(preset, [](const T& c) { return nlohmann::json(c.preset); },
+                     [](T& c, const nlohmann::json& v) {  // set first: the model fields after it override it
+                         c.preset = v.get<std::string>();
+                         c.model = BertConfig::preset(c.preset);
+                     });
+        f.add_nested("model", &T::model, BertConfig::fields());
+        f.add("data", "root", &T::data_root, "IMDb folder (imdb/*.tsv.gz or aclImdb/)");
+        f.add("data", "vocab", &T::vocab, "WordPiece vocab, one token a line");
+        f.add("data", "max_len", &T::max_len, "tokens per review with [CLS] and [SEP], <= model.max_position_embeddings",
+              Range::at_least(8));
+        f.add("data", "val_fraction", &T::val_fraction, "validation share of the training reviews (seeded split)",
+              Range::open(0, 0.5));
+        f.add("data", "train_limit", &T::train_limit, "training reviews used, 0 = all", Range::at_least(0));
+        f.add("data", "test_limit", &T::test_limit, "test reviews used, 0 = all", Range::at_least(0));
+        f.add("data", "cache_dir", &T::cache_dir, "tokenization cache, \"\" = off");
+        f.add("train", "batch_size", &T::batch_size, "reviews per step", Range::at_least(1));
+        f.add("train", "eval_batch_size", &T::eval_batch_size, "reviews per evaluation batch", Range::at_least(1));
+        f.add("train", "epochs", &T::epochs, "passes over the training reviews", Range::at_least(1));
+        f.add("train", "lr", &T::lr, "peak AdamW learning rate", Range::open(0, 1));
+        f.add("train", "warmup", &T::warmup, "fraction of all steps with a linear warm-up", Range::closed_open(0, 1));
+        f.add("train", "weight_decay", &T::weight_decay, "AdamW decay (not on biases and LayerNorm)", Range::at_least(0));
+        f.add("train", "grad_clip", &T::grad_clip, "max global gradient norm", Range::above(0));
+        f.add("train", "seed", &T::seed, "data split, order, initialization and dropout");
+        f.add("train", "threads", &T::threads, "OpenMP threads", Range::at_least(1));
+        f.add_choice("train", "matmul_precision", &T::matmul_precision, {"f32", "bf16"},
+                     "bf16: matmul operands rounded to bfloat16, fp32 sums");
+        return f;
+    }();
+    return f;
 }
 
-toml::table parse_override(const std::string& kv) {
-    const size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-        throw Error(concat("--set '", kv, "': expected section.key=value (e.g. train.lr=5e-4)"));
-    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+void TrainConfig::validate(const std::string& where) const {
+    fields().check(*this, where);
     try {
-        const std::string doc = key + " = " + value;
-        return toml::parse(std::string_view(doc), std::string_view("--set"));
-    } catch (const toml::parse_error&) {
-        // not a TOML value: a bare word (model.preset=mini), taken as a string
-        toml::table t;
-        toml::table* cur = &t;
-        std::string part;
-        std::stringstream ss(key);
-        std::vector<std::string> parts;
-        while (std::getline(ss, part, '.')) parts.push_back(part);
-        for (size_t i = 0; i + 1 < parts.size(); ++i) {
-            cur->insert_or_assign(parts[i], toml::table{});
-            cur = (*cur)[parts[i]].as_table();
-        }
-        cur->insert_or_assign(parts.back(), value);
-        return t;
+        model.validate();
+    } catch (const Error& e) {
+        throw Error(concat(where, " [model]: ", e.what()));
     }
+    if (max_len > model.max_position_embeddings)
+        throw Error(concat(where, ": data.max_len <= model.max_position_embeddings must hold, but got ", max_len, " > ",
+                           model.max_position_embeddings));
 }
-
-struct Reader {
-    std::string source;
-    template <class T>
-    T get(const toml::node& n, const std::string& key) const {
-        std::optional<T> v = n.value<T>();
-        if (!v) throw Error(concat(source, ": [", key, "] has the wrong type (", n.type(), ")"));
-        return *v;
-    }
-};
-}  // namespace
 
 TrainConfig TrainConfig::from_toml(const std::string& path, const std::vector<std::string>& overrides) {
-    std::ifstream in(path);
-    if (!in) throw Error(concat("config '", path, "': cannot open (missing file?)"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return from_toml_string(ss.str(), "config '" + path + "'", overrides);
+    const std::string source = "config '" + path + "'";
+    TrainConfig c;
+    read_toml(fields(), c, load_toml_file(path), source, overrides);
+    c.validate(source);
+    return c;
 }
 
 TrainConfig TrainConfig::from_toml_string(const std::string& text, const std::string& source,
                                           const std::vector<std::string>& overrides) {
-    toml::table tbl;
-    try {
-        tbl = toml::parse(std::string_view(text), std::string_view(source));
-    } catch (const toml::parse_error& e) {
-        throw Error(concat(source, ":", e.source().begin.line, ": ", e.description()));
-    }
-    for (const std::string& kv : overrides) merge(tbl, parse_override(kv));
     TrainConfig c;
-    const Reader r{source};
-    // model: a preset first, then field overrides as JSON through BertConfig's own checks
-    nlohmann::json model_fields = nlohmann::json::object();
-    using Setter = std::function<void(const toml::node&, const std::string&)>;
-    std::map<std::string, std::map<std::string, Setter>> sections;
-    sections["data"] = {
-        {"root", [&](auto& n, auto& k) { c.data_root = r.get<std::string>(n, k); }},
-        {"vocab", [&](auto& n, auto& k) { c.vocab = r.get<std::string>(n, k); }},
-        {"max_len", [&](auto& n, auto& k) { c.max_len = r.get<int64_t>(n, k); }},
-        {"val_fraction", [&](auto& n, auto& k) { c.val_fraction = r.get<double>(n, k); }},
-        {"train_limit", [&](auto& n, auto& k) { c.train_limit = r.get<int64_t>(n, k); }},
-        {"test_limit", [&](auto& n, auto& k) { c.test_limit = r.get<int64_t>(n, k); }},
-        {"cache_dir", [&](auto& n, auto& k) { c.cache_dir = r.get<std::string>(n, k); }},
-    };
-    sections["train"] = {
-        {"batch_size", [&](auto& n, auto& k) { c.batch_size = r.get<int64_t>(n, k); }},
-        {"eval_batch_size", [&](auto& n, auto& k) { c.eval_batch_size = r.get<int64_t>(n, k); }},
-        {"epochs", [&](auto& n, auto& k) { c.epochs = r.get<int64_t>(n, k); }},
-        {"lr", [&](auto& n, auto& k) { c.lr = r.get<double>(n, k); }},
-        {"warmup", [&](auto& n, auto& k) { c.warmup = r.get<double>(n, k); }},
-        {"weight_decay", [&](auto& n, auto& k) { c.weight_decay = r.get<double>(n, k); }},
-        {"grad_clip", [&](auto& n, auto& k) { c.grad_clip = r.get<double>(n, k); }},
-        {"seed", [&](auto& n, auto& k) { c.seed = static_cast<uint64_t>(r.get<int64_t>(n, k)); }},
-        {"threads", [&](auto& n, auto& k) { c.threads = static_cast<int>(r.get<int64_t>(n, k)); }},
-        {"matmul_precision", [&](auto& n, auto& k) { c.matmul_precision = r.get<std::string>(n, k); }},
-    };
-    for (auto&& [sk, sv] : tbl) {
-        const std::string sec = std::string(sk.str());
-        if (!sv.is_table())
-            throw Error(concat(source, ": '", sec, "' must be a section ([model], [data] or [train])"));
-        if (sec == "model") {
-            for (auto&& [k, v] : *sv.as_table()) {
-                const std::string key = std::string(k.str());
-                if (key == "preset") {
-                    c.preset = r.get<std::string>(v, "model.preset");
-                } else if (v.is_integer()) {
-                    model_fields[key] = *v.value<int64_t>();
-                } else if (v.is_floating_point()) {
-                    model_fields[key] = *v.value<double>();
-                } else {
-                    throw Error(concat(source, ": [model] ", key, " must be a number"));
-                }
-            }
-            continue;
-        }
-        auto it = sections.find(sec);
-        if (it == sections.end()) throw Error(concat(source, ": unknown section [", sec, "]; valid: [model], [data], [train]"));
-        for (auto&& [k, v] : *sv.as_table()) {
-            const std::string key = std::string(k.str());
-            auto s = it->second.find(key);
-            if (s == it->second.end()) {
-                std::string valid;
-                for (const auto& [name, f] : it->second) valid += (valid.empty() ? "" : ", ") + name;
-                throw Error(concat(source, ": unknown key [", sec, "] ", key, "; valid keys: ", valid));
-            }
-            s->second(v, sec + "." + key);
-        }
-    }
-    // the preset, then its fields overridden, then every check BertConfig has
-    nlohmann::json merged = nlohmann::json::parse(BertConfig::preset(c.preset).to_json());
-    for (auto it = model_fields.begin(); it != model_fields.end(); ++it) merged[it.key()] = it.value();
-    c.model = BertConfig::from_json(merged.dump(), source + " [model]");
-    auto check = [&](bool ok, const char* what, auto value) {
-        if (!ok) throw Error(concat(source, ": ", what, " must hold, but got ", value));
-    };
-    check(c.max_len >= 8 && c.max_len <= c.model.max_position_embeddings, "8 <= data.max_len <= max_position_embeddings", c.max_len);
-    check(c.val_fraction > 0 && c.val_fraction < 0.5, "0 < data.val_fraction < 0.5", c.val_fraction);
-    check(c.train_limit >= 0, "data.train_limit >= 0", c.train_limit);
-    check(c.test_limit >= 0, "data.test_limit >= 0", c.test_limit);
-    check(c.batch_size >= 1, "train.batch_size >= 1", c.batch_size);
-    check(c.eval_batch_size >= 1, "train.eval_batch_size >= 1", c.eval_batch_size);
-    check(c.epochs >= 1, "train.epochs >= 1", c.epochs);
-    check(c.lr > 0 && c.lr < 1, "0 < train.lr < 1", c.lr);
-    check(c.warmup >= 0 && c.warmup < 1, "0 <= train.warmup < 1", c.warmup);
-    check(c.weight_decay >= 0, "train.weight_decay >= 0", c.weight_decay);
-    check(c.grad_clip > 0, "train.grad_clip > 0", c.grad_clip);
-    check(c.threads >= 1, "train.threads >= 1", c.threads);
-    check(c.matmul_precision == "f32" || c.matmul_precision == "bf16", "train.matmul_precision in {f32, bf16}",
-          "'" + c.matmul_precision + "'");
+    fields().read_toml_text(c, text, source, overrides);
+    c.validate(source);
     return c;
 }
 
-std::string TrainConfig::to_json() const {
-    nlohmann::ordered_json j;
-    j["model"] = nlohmann::json::parse(model.to_json());
-    j["preset"] = preset;
-    j["data"] = {{"root", data_root}, {"vocab", vocab}, {"max_len", max_len}, {"val_fraction", val_fraction},
-                 {"train_limit", train_limit}, {"test_limit", test_limit}};
-    j["train"] = {{"batch_size", batch_size}, {"eval_batch_size", eval_batch_size}, {"epochs", epochs}, {"lr", lr}, {"warmup", warmup},
-                  {"weight_decay", weight_decay}, {"grad_clip", grad_clip}, {"seed", seed}, {"threads", threads},
-                  {"matmul_precision", matmul_precision}};
-    return j.dump();
+std::string TrainConfig::to_json() const { return fields().to_json(*this).dump(); }
+
+TrainConfig TrainConfig::from_json(const std::string& text, const std::string& source) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        throw Error(concat(source, ": not valid JSON: ", e.what()));
+    }
+    TrainConfig c;
+    fields().read_json(c, j, source);
+    c.validate(source);
+    return c;
 }
 
 EvalResult evaluate(BertForSequenceClassification& m, const Encoded& data, int64_t batch, int32_t pad_id,
@@ -339,33 +263,19 @@ std::vector<EpochMetrics> fit(BertForSequenceClassification& m, const Encoded& t
 }
 
 TrainConfig TrainConfig::from_checkpoint_meta(const std::string& meta_json, const std::string& source) {
-    TrainConfig c;
+    nlohmann::json meta;
     try {
-        const nlohmann::json meta = nlohmann::json::parse(meta_json.empty() ? "{}" : meta_json);
+        meta = nlohmann::json::parse(meta_json.empty() ? "{}" : meta_json);
+    } catch (const nlohmann::json::parse_error& e) {
+        throw Error(concat(source, ": meta is not valid JSON: ", e.what()));
+    }
+    if (meta.contains("train_config")) return from_json(meta["train_config"].dump(), source + " meta train_config");
+    TrainConfig c;  // no training config (qbert import-hf): what the reviews were tokenized with, if it says
+    try {
         if (meta.contains("max_len")) c.max_len = meta["max_len"].get<int64_t>();
         if (meta.contains("vocab")) c.vocab = meta["vocab"].get<std::string>();
-        if (!meta.contains("train_config")) return c;
-        const nlohmann::json& t = meta["train_config"];
-        c.preset = t.value("preset", c.preset);
-        if (t.contains("data")) {
-            const auto& d = t["data"];
-            c.data_root = d.value("root", c.data_root);
-            c.vocab = d.value("vocab", c.vocab);
-            c.max_len = d.value("max_len", c.max_len);
-            c.val_fraction = d.value("val_fraction", c.val_fraction);
-        }
-        if (t.contains("train")) {
-            const auto& r = t["train"];
-            c.batch_size = r.value("batch_size", c.batch_size);
-            c.eval_batch_size = r.value("eval_batch_size", c.eval_batch_size);
-            c.lr = r.value("lr", c.lr);
-            c.weight_decay = r.value("weight_decay", c.weight_decay);
-            c.grad_clip = r.value("grad_clip", c.grad_clip);
-            c.seed = r.value("seed", c.seed);
-            c.threads = r.value("threads", c.threads);
-        }
     } catch (const nlohmann::json::exception& e) {
-        throw Error(concat(source, ": meta/train_config is malformed: ", e.what()));
+        throw Error(concat(source, ": meta max_len / vocab is malformed: ", e.what()));
     }
     return c;
 }
@@ -388,10 +298,13 @@ void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>&
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
     {
         std::ofstream out(tmp);
-        out << "epoch,train_loss,train_accuracy,val_accuracy,seconds,seq_per_s\n";
-        for (const auto& h : history)
-            out << h.epoch << "," << h.train_loss << "," << h.train_accuracy << "," << h.val_accuracy << ","
-                << h.seconds << "," << h.seq_per_s << "\n";
+        util::write_csv_row(out, {"epoch", "train_loss", "train_accuracy", "val_accuracy", "seconds", "seq_per_s"});
+        for (const auto& h : history) {
+            const std::vector<std::string> row{fmt::format("{}", h.epoch), fmt::format("{:g}", h.train_loss),
+                                               fmt::format("{:g}", h.train_accuracy), fmt::format("{:g}", h.val_accuracy),
+                                               fmt::format("{:g}", h.seconds), fmt::format("{:g}", h.seq_per_s)};
+            util::write_csv_row(out, row);
+        }
         if (!out) throw Error(concat("cannot write '", tmp, "'"));
     }
     fs::rename(tmp, path);

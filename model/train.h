@@ -13,6 +13,9 @@
 
 namespace qbert::model {
 
+template <class C>
+class ConfigFields;
+
 // What fit() needs: the optimisation recipe (AdamW, linear warm-up then decay, gradient clipping).
 struct FitOptions {
     int64_t epochs = 1, batch_size = 32, eval_batch_size = 32;
@@ -44,14 +47,23 @@ struct TrainConfig {
     int threads = 2;
     std::string matmul_precision = "f32";  // "f32" | "bf16" (engine/core/config.h: QBERT_MATMUL)
 
+    // Every field once, [model] preset first (config_fields.h): TOML, JSON and the valid-key lists come from it.
+    static const ConfigFields<TrainConfig>& fields();
     // Reads a TOML file, then applies overrides "section.key=value". Unknown sections or keys, wrong types
-    // and out-of-range values throw naming the file (or --set) and the key, with the valid keys listed.
+    // and out-of-range values throw naming the file and line (or the --set) and section.key, with the valid
+    // keys listed.
     static TrainConfig from_toml(const std::string& path, const std::vector<std::string>& overrides = {});
     static TrainConfig from_toml_string(const std::string& text, const std::string& source,
                                         const std::vector<std::string>& overrides = {});
+    // {"preset", "model": {BertConfig}, "data": {...}, "train": {...}}; from_json reads it back, and fields the
+    // JSON lacks (written before they existed) keep their defaults.
     std::string to_json() const;
+    static TrainConfig from_json(const std::string& json, const std::string& source);
+    // Every field's range, the model's own checks, and max_len <= model.max_position_embeddings.
+    void validate(const std::string& where = "TrainConfig") const;
     FitOptions fit_options(int32_t pad_id) const;
-    // The config a checkpoint was trained with (its meta "train_config"); fields it lacks keep their defaults.
+    // The config a checkpoint was trained with (its meta "train_config", read by from_json); a meta without one
+    // gives the defaults with the meta's max_len and vocab.
     static TrainConfig from_checkpoint_meta(const std::string& meta_json, const std::string& source);
 };
 

@@ -1,6 +1,5 @@
 #include "passes/prune.h"
 
-#include "model/bert.h"
 #include "passes/quantize.h"
 
 namespace qbert::passes {
@@ -13,27 +12,23 @@ using model::PruneMethod;
 using model::PruneScope;
 
 namespace {
-PruneSpec read_spec(const toml::table& root, const std::string& section, const std::string& source) {
-    const std::string where = source + " [" + section + "]";
-    const toml::table* t = root.at_path(section).as_table();
-    if (!t) throw Error(concat(source, ": missing section [", section, "] (both [weight] and [activation] are required; "
-                                       "sparsity = 0.0 turns one off)"));
-    check_keys(*t, {"sparsity", "method", "scope", "granularity"}, where);
-    PruneSpec s;
-    s.sparsity = req_number(*t, "sparsity", where);
-    if (!(s.sparsity >= 0.0 && s.sparsity <= 1.0))
-        throw Error(concat(where, ": sparsity must be in [0, 1], but got ", s.sparsity));
-    const std::string method = opt_string(*t, "method", "random", where);
-    if (method == "random") s.method = PruneMethod::Random;
-    else if (method == "l1-norm") s.method = PruneMethod::L1Norm;
-    else throw Error(concat(where, ": method '", method, "' is not one of random, l1-norm"));
-    const std::string scope = opt_string(*t, "scope", "local", where);
-    if (scope == "local") s.scope = PruneScope::Local;
-    else if (scope == "global") s.scope = PruneScope::Global;
-    else throw Error(concat(where, ": scope '", scope, "' is not one of local, global"));
-    const std::string gran = opt_string(*t, "granularity", "elementwise", where);
-    if (gran != "elementwise") throw Error(concat(where, ": granularity '", gran, "' is not supported; valid: elementwise"));
-    return s;
+// [weight] and [activation], each a PruneSpec: the keys, types and ranges once.
+const model::ConfigFields<PruneConfig>& prune_fields() {
+    static const model::ConfigFields<PruneConfig> f = [] {
+        model::ConfigFields<PruneSpec> spec;
+        spec.add("", "sparsity", &PruneSpec::sparsity, "fraction pruned, 0 turns it off", model::Range::closed(0, 1))
+            .required = true;
+        spec.add_enum("", "method", &PruneSpec::method, {{"random", PruneMethod::Random}, {"l1-norm", PruneMethod::L1Norm}},
+                      "random (seeded) or the smallest |value| first");
+        spec.add_enum("", "scope", &PruneSpec::scope, {{"local", PruneScope::Local}, {"global", PruneScope::Global}},
+                      "a threshold per layer, or one over all layers");
+        spec.add_constant("", "granularity", "elementwise", true, "the only one").in_toml = true;
+        model::ConfigFields<PruneConfig> f;
+        f.add_nested("weight", &PruneConfig::weight, spec);
+        f.add_nested("activation", &PruneConfig::activation, spec);
+        return f;
+    }();
+    return f;
 }
 
 engine::Tensor random_mask(const engine::Shape& shape, double sparsity, engine::Rng& rng) {
@@ -54,10 +49,16 @@ engine::Tensor threshold_mask(const Tensor& w, double t) {
 
 PruneConfig PruneConfig::from_toml(const toml::table& root_in, const std::string& source) {
     const toml::table* root = &root_in;
-    if (const toml::table* p = root->at_path("passes.prune").as_table()) root = p;
-    else if (const toml::table* q = root->at_path("prune").as_table()) root = q;
-    check_keys(*root, {"weight", "activation"}, source);
-    return PruneConfig{read_spec(*root, "weight", source), read_spec(*root, "activation", source)};
+    std::string prefix;  // where the config sits in the file
+    for (const char* p : {"passes.prune", "prune"})
+        if (const toml::table* t = root_in.at_path(p).as_table(); t && prefix.empty()) root = t, prefix = p;
+    for (const std::string section : {"weight", "activation"})
+        if (!root->get_as<toml::table>(section))
+            throw Error(concat(source, ": missing section [", prefix.empty() ? section : prefix + "." + section,
+                               "] (both [weight] and [activation] are required; sparsity = 0.0 turns one off)"));
+    PruneConfig c;
+    model::read_toml(prune_fields(), c, *root, source, {}, prefix);
+    return c;
 }
 
 PruneConfig PruneConfig::from_file(const std::string& path) {
@@ -114,9 +115,9 @@ std::vector<PrunedLayer> prune(model::Module& model, const PruneConfig& cfg, eng
     // activations
     const PruneSpec& a = cfg.activation;
     if (a.sparsity > 0.0) {
-        // Thresholds are over each layer's whole input (Mase), so BERT's last layer must compute every
-        // position again, not only [CLS].
-        if (auto* bert = dynamic_cast<model::BertForSequenceClassification*>(&model)) bert->set_cls_only_last_layer(false);
+        // Thresholds are over each layer's whole input (Mase), so the model must compute every position (BERT's
+        // last layer otherwise computes [CLS] only).
+        model.require_full_sequence();
         double act_t = 0.0;
         if (a.method == PruneMethod::L1Norm && a.scope == PruneScope::Global) {
             if (!run_calibration)

@@ -11,48 +11,66 @@ using model::CompressedLinear;
 using model::LinearQuantConfig;
 
 namespace {
-const std::set<std::string> kEntryKeys{"name", "data_in_width", "data_in_frac_width", "weight_width",
-                                       "weight_frac_width", "bias_width", "bias_frac_width", "data_out_width",
-                                       "data_out_frac_width", "floor", "ste", "bypass"};
+// One entry as written, with Mase's keys; read_entry turns it into the layer's LinearQuantConfig.
+struct Entry {
+    std::string name;
+    std::optional<int> data_in_width, data_in_frac_width, weight_width, weight_frac_width, bias_width, bias_frac_width,
+        data_out_width, data_out_frac_width;
+    bool floor = false, bypass = false;
+    engine::Ste ste = engine::Ste::Identity;
+};
 
-FixedPoint read_fp(const toml::table& t, const std::string& prefix, bool floor, const std::string& where) {
-    const std::string wk = prefix + "_width", fk = prefix + "_frac_width";
-    if (!t.get(wk) || !t.get(fk)) {
-        throw Error(concat(where, ": name = \"integer\" needs ", wk, " and ", fk,
-                           " (required: data_in_width, data_in_frac_width, weight_width, weight_frac_width, "
-                           "bias_width, bias_frac_width; optional: data_out_width, data_out_frac_width, floor, ste)"));
-    }
-    FixedPoint q{static_cast<int>(req_int(t, wk, where)), static_cast<int>(req_int(t, fk, where)), true, floor};
-    q.validate(where + " " + prefix);
-    return q;
+const model::ConfigFields<Entry>& entry_fields() {
+    static const model::ConfigFields<Entry> f = [] {
+        model::ConfigFields<Entry> f;
+        f.add_choice("", "name", &Entry::name, {"integer", "fixed", "none"},
+                     "fixed point (integer and fixed are the same), or none: the layer stays as it is")
+            .required = true;
+        f.add("", "data_in_width", &Entry::data_in_width, "bits of the layer's input (required)");
+        f.add("", "data_in_frac_width", &Entry::data_in_frac_width, "bits after the binary point (required)");
+        f.add("", "weight_width", &Entry::weight_width, "bits of the weights (required)");
+        f.add("", "weight_frac_width", &Entry::weight_frac_width, "bits after the binary point (required)");
+        f.add("", "bias_width", &Entry::bias_width, "bits of the bias (required)");
+        f.add("", "bias_frac_width", &Entry::bias_frac_width, "bits after the binary point (required)");
+        f.add("", "data_out_width", &Entry::data_out_width, "bits of the output (optional)");
+        f.add("", "data_out_frac_width", &Entry::data_out_frac_width, "bits after the binary point (optional)");
+        f.add("", "floor", &Entry::floor, "round toward -inf instead of half to even");
+        f.add_enum("", "ste", &Entry::ste, {{"identity", engine::Ste::Identity}, {"clipped", engine::Ste::Clipped}},
+                   "straight-through estimator of the backward pass");
+        f.add("", "bypass", &Entry::bypass, "true: the layer stays as it is");
+        return f;
+    }();
+    return f;
 }
 
-std::optional<LinearQuantConfig> read_entry(const toml::node& node, const std::string& where_in) {
+// The entry at `path` ("linear", "passes.quantize.default"); nullopt leaves the layer alone.
+std::optional<LinearQuantConfig> read_entry(const toml::node& node, const std::string& source, std::string path) {
     const toml::table* t = node.as_table();
-    if (!t) throw Error(concat(where_in, ": must be a table"));
-    std::string where = where_in;
+    if (!t) throw Error(concat(source, " [", path, "]: must be a table"));
     if (const toml::node* c = t->get("config")) {  // Mase's shape: <key>.config = {...}
-        check_keys(*t, {"config"}, where);
+        check_keys(*t, {"config"}, source + " [" + path + "]");
         t = c->as_table();
-        where += ".config";
-        if (!t) throw Error(concat(where, ": must be a table"));
+        path += ".config";
+        if (!t) throw Error(concat(source, " [", path, "]: must be a table"));
     }
-    check_keys(*t, kEntryKeys, where);
-    const std::string name = req_string(*t, "name", where);
-    if (name == "none") return std::nullopt;
-    if (name != "integer" && name != "fixed")
-        throw Error(concat(where, ": name '", name, "' is not a supported format; valid: integer, fixed, none"));
-    if (opt_bool(*t, "bypass", false, where)) return std::nullopt;
-    const bool floor = opt_bool(*t, "floor", false, where);
+    Entry e;
+    model::read_toml(entry_fields(), e, *t, source, {}, path);
+    if (e.name == "none" || e.bypass) return std::nullopt;
+    const std::string where = source + " [" + path + "]";
+    auto fp = [&](const std::optional<int>& width, const std::optional<int>& frac, const std::string& prefix) {
+        if (!width || !frac)
+            throw Error(concat(where, ": name = \"", e.name, "\" needs ", prefix, "_width and ", prefix,
+                               "_frac_width (valid keys: ", entry_fields().valid_keys(""), ")"));
+        FixedPoint q{*width, *frac, true, e.floor};
+        q.validate(where + " " + prefix);
+        return q;
+    };
     LinearQuantConfig c;
-    c.data_in = read_fp(*t, "data_in", floor, where);
-    c.weight = read_fp(*t, "weight", floor, where);
-    c.bias = read_fp(*t, "bias", floor, where);
-    if (t->get("data_out_width") || t->get("data_out_frac_width")) c.data_out = read_fp(*t, "data_out", floor, where);
-    const std::string ste = opt_string(*t, "ste", "identity", where);
-    if (ste != "identity" && ste != "clipped")
-        throw Error(concat(where, ": ste '", ste, "' is not one of identity, clipped"));
-    c.ste = ste == "clipped" ? engine::Ste::Clipped : engine::Ste::Identity;
+    c.data_in = fp(e.data_in_width, e.data_in_frac_width, "data_in");
+    c.weight = fp(e.weight_width, e.weight_frac_width, "weight");
+    c.bias = fp(e.bias_width, e.bias_frac_width, "bias");
+    if (e.data_out_width || e.data_out_frac_width) c.data_out = fp(e.data_out_width, e.data_out_frac_width, "data_out");
+    c.ste = e.ste;
     return c;
 }
 
@@ -67,14 +85,10 @@ std::string underscored(std::string s) {
 
 QuantizeConfig QuantizeConfig::from_toml(const toml::table& root_in, const std::string& source) {
     const toml::table* root = &root_in;
-    std::string where = source;
-    if (const toml::table* p = root->at_path("passes.quantize").as_table()) {
-        root = p;
-        where += " [passes.quantize]";
-    } else if (const toml::table* q = root->at_path("quantize").as_table()) {
-        root = q;
-        where += " [quantize]";
-    }
+    std::string prefix;  // where the config sits in the file
+    for (const char* p : {"passes.quantize", "quantize"})
+        if (const toml::table* t = root_in.at_path(p).as_table(); t && prefix.empty()) root = t, prefix = p;
+    const std::string where = prefix.empty() ? source : source + " [" + prefix + "]";
     QuantizeConfig c;
     const std::string by = req_string(*root, "by", where);
     if (by == "type") c.by = By::Type;
@@ -86,11 +100,12 @@ QuantizeConfig QuantizeConfig::from_toml(const toml::table& root_in, const std::
     for (auto&& [k, v] : *root) {
         const std::string key(k.str());
         if (key == "by") continue;
-        const std::string ew = where + " [" + key + "]";
+        const std::string path = prefix.empty() ? key : prefix + "." + key;
         if (key == "default") {
-            c.default_config = read_entry(v, ew);
+            c.default_config = read_entry(v, source, path);
             continue;
         }
+        const std::string ew = source + " [" + path + "]";
         if (c.by == By::Type && key != "linear")
             throw Error(concat(ew, ": type '", key, "' cannot be quantized here; quantizable types: linear"));
         if (c.by == By::RegexName) {
@@ -100,7 +115,7 @@ QuantizeConfig QuantizeConfig::from_toml(const toml::table& root_in, const std::
                 throw Error(concat(ew, ": not a valid regular expression: ", e.what()));
             }
         }
-        c.entries.emplace_back(key, read_entry(v, ew));
+        c.entries.emplace_back(key, read_entry(v, source, path));
     }
     return c;
 }

@@ -6,6 +6,8 @@
 # rounds of each side and of the per-round ratio.
 # Usage: scripts/compare-peer.sh [rounds=3] [modes=train,infer] [configs=tiny,mini,small] [bench_bert options...]
 # e.g.   scripts/compare-peer.sh 3 infer mini,small --matmul bf16
+# Refuses to run (exit 1) unless the peer's torch really uses the BLAS docs/benchmarks.md documents (OpenBLAS
+# with OpenMP; scripts/check-peer-blas.sh): on the reference BLAS the ratios would come out ~15x too high.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-peer-deps.sh
@@ -15,6 +17,8 @@ peer="${PEER:-../shared/peers/torch_bert_bench.py}"
 py="${PYTHON:-/usr/bin/python3}"
 bench=./build/release/benchmarks/bench_bert
 [[ -f "$peer" ]] || { echo "compare-peer: peer script '$peer' not found (set PEER=...)" >&2; exit 1; }
+PYTHON="$py" bash scripts/check-peer-blas.sh ||
+  { echo "compare-peer: not comparing: the peer would not run on its documented BLAS (see above)" >&2; exit 1; }
 [[ -x "$bench" ]] || { echo "compare-peer: $bench not built (bash scripts/build.sh release)" >&2; exit 1; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

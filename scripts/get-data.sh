@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
 # Makes data/ hold IMDb and the BERT vocab. Real data never goes in the repo:
-#  - if ../shared/data exists (this project's machines), data/ becomes a link to it;
+#  - if ../shared/data exists (this project's machines and CI), data/ becomes a link to it;
 #  - otherwise the official IMDb archive and the bert-base-uncased vocab are downloaded into data/ and their
 #    sha256 checked against the published values (the loader reads the aclImdb/ folder layout directly).
+# Usage: scripts/get-data.sh [--link-only]
+#   --link-only  only the first step: link data -> ../shared/data when that exists and data/ does not; never
+#                downloads, and exits 0 either way (scripts/test.sh: the data tests then run, or skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+link_only=0
+case "${1:-}" in
+  --link-only) link_only=1 ;;
+  "") ;;
+  *) echo "usage: scripts/get-data.sh [--link-only]" >&2; exit 2 ;;
+esac
 if [ -e data ]; then echo "get-data: data/ is present"; exit 0; fi
+if [ -L data ]; then echo "get-data: data is a broken link ($(readlink data)): remove it or fix its target" >&2; [ "$link_only" -eq 1 ] && exit 0; exit 1; fi
 if [ -d ../shared/data ]; then
   ln -s ../shared/data data
   echo "get-data: linked data -> ../shared/data"
+  exit 0
+fi
+if [ "$link_only" -eq 1 ]; then
+  echo "get-data: no data/ and no ../shared/data: nothing linked (the tests that need data skip themselves)"
   exit 0
 fi
 mkdir -p data.partial/vocab

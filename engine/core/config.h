@@ -4,8 +4,10 @@
 //   ref   : plain single-threaded loops (the source of truth; step through them in gdb)
 //   fast  : oneDNN / Eigen / OpenMP kernels (default)
 //   check : run both, compare, throw KernelMismatch at the first difference (op, output, index, values)
-// Op names are the family names used by ops/ (matmul, linear, add, softmax, layernorm, gelu, ...).
-// QBERT_VERBOSE=1 prints one line per kernel call: op, impl, shapes, milliseconds.
+// Op names are the family names used by ops/: matmul, linear, elementwise (add/sub/mul/div), reduce (sum),
+// softmax, layernorm, gelu, tanh, embedding, fake_quant, quantile, random_keep_mask, threshold_keep_mask,
+// adamw, clip_grad_norm.
+// QBERT_VERBOSE=1 prints one line per kernel call: kernel, impl, output shapes, milliseconds.
 // QBERT_MATMUL=f32|bf16   precision of the operands of every float32 matmul (forward and backward):
 //   f32  : as given (default)
 //   bf16 : both operands rounded to bfloat16 (round to nearest even), products summed in fp32, fp32 result;

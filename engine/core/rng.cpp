@@ -2,21 +2,27 @@
 
 #include <cmath>
 
+#include "engine/core/error.h"
+
 namespace qbert::engine {
 
 namespace {
-uint64_t splitmix64(uint64_t& x) {
-    uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 }  // namespace
 
 Rng::Rng(uint64_t seed) : seed_(seed) {
     uint64_t x = seed;
-    for (auto& s : s_) s = splitmix64(x);
+    for (auto& s : s_) s = splitmix64_next(x);
+}
+
+Rng Rng::from_state(uint64_t s0, uint64_t s1, uint64_t s2, uint64_t s3) {
+    ENGINE_CHECK((s0 | s1 | s2 | s3) != 0, "Rng::from_state: the xoshiro256** state must not be all zero");
+    Rng r(0);
+    r.s_[0] = s0;
+    r.s_[1] = s1;
+    r.s_[2] = s2;
+    r.s_[3] = s3;
+    return r;
 }
 
 uint64_t Rng::next_u64() {
@@ -62,7 +68,7 @@ Rng Rng::fork(std::string_view purpose) const {
     uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a of the purpose, mixed with the seed
     for (char c : purpose) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
     uint64_t x = seed_ ^ h;
-    return Rng(splitmix64(x));
+    return Rng(splitmix64_next(x));
 }
 
 }  // namespace qbert::engine

@@ -1,10 +1,7 @@
 #include "engine/ops/dispatch.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-
-#include "engine/core/config.h"
 
 namespace qbert::engine {
 
@@ -24,28 +21,36 @@ void compare_outputs(const char* kernel, size_t output_index, const Tensor& ref,
     }
 }
 
-void run_kernel(const char* family, const char* kernel, std::vector<Tensor> outs, const KernelFn& ref,
-                const KernelFn& fast, bool fast_ok, Tolerance tol) {
-    KernelMode mode = fast_ok ? kernel_mode(family) : KernelMode::Ref;
-    const bool trace = verbose();
-    const auto t0 = trace ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    switch (mode) {
-        case KernelMode::Ref: ref(outs); break;
-        case KernelMode::Fast: fast(outs); break;
-        case KernelMode::Check: {
-            std::vector<Tensor> fast_outs;
-            for (const Tensor& o : outs) fast_outs.push_back(Tensor::empty(o.shape(), o.dtype()));
-            ref(outs);
-            fast(fast_outs);
-            for (size_t i = 0; i < outs.size(); ++i) compare_outputs(kernel, i, outs[i], fast_outs[i], tol);
-            break;
-        }
+KernelCall::KernelCall(const char* family, const char* kernel, bool fast_ok, Tolerance tol)
+    : kernel_(kernel), mode_(fast_ok ? kernel_mode(family) : KernelMode::Ref), tol_(tol), trace_(verbose()) {
+    if (trace_) t0_ = std::chrono::steady_clock::now();
+}
+
+Tensor KernelCall::check_output(const Tensor& out) { return check_output(out, tol_); }
+
+Tensor KernelCall::check_output(const Tensor& out, Tolerance tol) {
+    Tensor fast = Tensor::empty(out.shape(), out.dtype());
+    twins_.push_back(Twin{out, fast, tol});
+    return fast;
+}
+
+void KernelCall::finish(std::initializer_list<Tensor> outs) {
+    // outputs are numbered in the order given here (the order of the kernel's arguments)
+    size_t index = 0, compared = 0;
+    for (const Tensor& o : outs) {
+        for (const Twin& t : twins_)
+            if (t.ref.impl_ptr() == o.impl_ptr()) {
+                compare_outputs(kernel_, index, t.ref, t.fast, t.tol);
+                ++compared;
+            }
+        ++index;
     }
-    if (trace) {
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    ENGINE_ASSERT(compared == twins_.size(), kernel_, ": a check_output twin is missing from finish()'s outputs");
+    if (trace_) {
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
         std::string shapes;
         for (const Tensor& o : outs) shapes += (shapes.empty() ? "" : " ") + o.str();
-        std::fprintf(stderr, "qbert_verbose,%s,%s,%s,%.4f\n", kernel, kernel_mode_name(mode), shapes.c_str(), ms);
+        std::fprintf(stderr, "qbert_verbose,%s,%s,%s,%.4f\n", kernel_, kernel_mode_name(mode_), shapes.c_str(), ms);
     }
 }
 

@@ -56,21 +56,33 @@ Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b) {
     const bool fast_ok = a.dtype() == DType::F32 && a.shape() == out_shape && a.is_contiguous() &&
                          b.is_contiguous() && (b_full || b_row || b_scalar);
     const fast::BLayout lay = b_full ? fast::BLayout::Full : b_row ? fast::BLayout::Row : fast::BLayout::Scalar;
-    run_kernel(
-        "elementwise", name, {out},
-        [&](std::vector<Tensor>& o) {
-            dispatch_floating(a.dtype(), name, [&](auto tag) {
-                using T = decltype(tag);
-                ref::binary_forward_ref<T>(op, a.data<T>(), detail::broadcast_strides(a.shape(), a.strides(), out_shape),
-                                           b.data<T>(), detail::broadcast_strides(b.shape(), b.strides(), out_shape),
-                                           o[0].data<T>(), out_shape);
-            });
-        },
-        [&](std::vector<Tensor>& o) {
-            const int64_t rows = cols == 0 ? 0 : out.numel() / cols;
-            fast::binary_forward_fast(op, a.data<float>(), b.data<float>(), o[0].data<float>(), rows, cols, lay);
-        },
-        fast_ok, Tolerance{0.0, 1e-6});
+    const int64_t rows = cols == 0 ? 0 : out.numel() / cols;
+    KernelCall k("elementwise", name, fast_ok, Tolerance{0.0, 1e-6});
+    Shape a_str, b_str;  // the reference reads a and b through their strides, broadcast to out_shape
+    if (k.mode() != KernelMode::Fast) {
+        a_str = detail::broadcast_strides(a.shape(), a.strides(), out_shape);
+        b_str = detail::broadcast_strides(b.shape(), b.strides(), out_shape);
+    }
+    switch (k.mode()) {
+        case KernelMode::Ref:
+            if (a.dtype() == DType::F64)
+                ref::binary_forward_ref(op, a.data<double>(), a_str, b.data<double>(), b_str, out.data<double>(),
+                                        out_shape);
+            else
+                ref::binary_forward_ref(op, a.data<float>(), a_str, b.data<float>(), b_str, out.data<float>(),
+                                        out_shape);
+            break;
+        case KernelMode::Fast:
+            fast::binary_forward_fast(op, a.data<float>(), b.data<float>(), out.data<float>(), rows, cols, lay);
+            break;
+        case KernelMode::Check: {
+            ref::binary_forward_ref(op, a.data<float>(), a_str, b.data<float>(), b_str, out.data<float>(), out_shape);
+            Tensor out_fast = k.check_output(out);
+            fast::binary_forward_fast(op, a.data<float>(), b.data<float>(), out_fast.data<float>(), rows, cols, lay);
+            break;
+        }
+    }
+    k.finish({out});
     return out;
 }
 

@@ -4,11 +4,10 @@
 // Backward reduces each gradient back to its input's shape with sum_to (ops/reduce.h).
 #pragma once
 
+#include "engine/kernels/binary_op.h"
 #include "engine/tensor/tensor.h"
 
 namespace qbert::engine {
-
-enum class BinaryOp { Add, Sub, Mul, Div };
 
 [[nodiscard]] Tensor add(const Tensor& a, const Tensor& b);
 [[nodiscard]] Tensor sub(const Tensor& a, const Tensor& b);

@@ -63,37 +63,54 @@ Tensor softmax(const Tensor& x_in, const Tensor& mask_in) {
     std::vector<int64_t> offs;
     if (mask.defined()) offs = mask_row_offsets(mask, x.shape(), col_stride);
     Tensor y = Tensor::empty(x.shape(), x.dtype());
-    run_kernel(
-        "softmax", "softmax_forward", {y},
-        [&](std::vector<Tensor>& o) {
-            dispatch_floating(x.dtype(), "softmax", [&](auto tag) {
-                using T = decltype(tag);
-                ref::softmax_forward_ref<T>(x.data<T>(), mask.defined() ? mask.data<T>() : nullptr, offs.data(),
-                                            col_stride, o[0].data<T>(), N, C);
-            });
-        },
-        [&](std::vector<Tensor>& o) {
+    KernelCall k("softmax", "softmax_forward", is_f32(x), Tolerance{1e-6, 1e-4});
+    switch (k.mode()) {
+        case KernelMode::Ref:
+            if (x.dtype() == DType::F64)
+                ref::softmax_forward_ref(x.data<double>(), mask.defined() ? mask.data<double>() : nullptr, offs.data(),
+                                         col_stride, y.data<double>(), N, C);
+            else
+                ref::softmax_forward_ref(x.data<float>(), mask.defined() ? mask.data<float>() : nullptr, offs.data(),
+                                         col_stride, y.data<float>(), N, C);
+            break;
+        case KernelMode::Fast:
             fast::softmax_forward_fast(x.data<float>(), mask.defined() ? mask.data<float>() : nullptr, offs.data(),
-                                       col_stride, o[0].data<float>(), N, C);
-        },
-        is_f32(x), Tolerance{1e-6, 1e-4});
+                                       col_stride, y.data<float>(), N, C);
+            break;
+        case KernelMode::Check: {
+            ref::softmax_forward_ref(x.data<float>(), mask.defined() ? mask.data<float>() : nullptr, offs.data(),
+                                     col_stride, y.data<float>(), N, C);
+            Tensor y_fast = k.check_output(y);
+            fast::softmax_forward_fast(x.data<float>(), mask.defined() ? mask.data<float>() : nullptr, offs.data(),
+                                       col_stride, y_fast.data<float>(), N, C);
+            break;
+        }
+    }
+    k.finish({y});
     const Shape ms = mask_in.defined() ? mask_in.shape() : Shape{};
     return record(y, "softmax", {x_in, mask_in}, {y}, [N, C, ms](const Tensor& g_in, const BackwardContext& c) {
         Tensor g = contig(g_in);
         const Tensor& yv = c.saved[0];
         Tensor dx = Tensor::empty(yv.shape(), yv.dtype());
-        run_kernel(
-            "softmax", "softmax_backward", {dx},
-            [&](std::vector<Tensor>& o) {
-                dispatch_floating(yv.dtype(), "softmax", [&](auto tag) {
-                    using T = decltype(tag);
-                    ref::softmax_backward_ref<T>(yv.data<T>(), g.data<T>(), o[0].data<T>(), N, C);
-                });
-            },
-            [&](std::vector<Tensor>& o) {
-                fast::softmax_backward_fast(yv.data<float>(), g.data<float>(), o[0].data<float>(), N, C);
-            },
-            is_f32(yv), Tolerance{1e-6, 1e-4});
+        KernelCall k("softmax", "softmax_backward", is_f32(yv), Tolerance{1e-6, 1e-4});
+        switch (k.mode()) {
+            case KernelMode::Ref:
+                if (yv.dtype() == DType::F64)
+                    ref::softmax_backward_ref(yv.data<double>(), g.data<double>(), dx.data<double>(), N, C);
+                else
+                    ref::softmax_backward_ref(yv.data<float>(), g.data<float>(), dx.data<float>(), N, C);
+                break;
+            case KernelMode::Fast:
+                fast::softmax_backward_fast(yv.data<float>(), g.data<float>(), dx.data<float>(), N, C);
+                break;
+            case KernelMode::Check: {
+                ref::softmax_backward_ref(yv.data<float>(), g.data<float>(), dx.data<float>(), N, C);
+                Tensor dx_fast = k.check_output(dx);
+                fast::softmax_backward_fast(yv.data<float>(), g.data<float>(), dx_fast.data<float>(), N, C);
+                break;
+            }
+        }
+        k.finish({dx});
         Tensor dmask;
         if (c.needs(1)) dmask = sum_to(dx, ms);  // d(x + mask)/d mask = identity, reduced to mask's shape
         return std::vector<Tensor>{c.needs(0) ? dx : Tensor(), dmask};
@@ -106,18 +123,18 @@ Tensor log_softmax(const Tensor& x_in) {
     const int64_t N = rows_of(x), C = last_dim(x);
     Tensor y = Tensor::empty(x.shape(), x.dtype());
     // Reference only: BERT applies it to (B, num_labels) logits, where a fast kernel would not matter.
-    dispatch_floating(x.dtype(), "log_softmax", [&](auto tag) {
-        using T = decltype(tag);
-        ref::log_softmax_forward_ref<T>(x.data<T>(), y.data<T>(), N, C);
-    });
+    if (x.dtype() == DType::F64)
+        ref::log_softmax_forward_ref(x.data<double>(), y.data<double>(), N, C);
+    else
+        ref::log_softmax_forward_ref(x.data<float>(), y.data<float>(), N, C);
     return record(y, "log_softmax", {x_in}, {y}, [N, C](const Tensor& g_in, const BackwardContext& c) {
         Tensor g = contig(g_in);
         const Tensor& yv = c.saved[0];
         Tensor dx = Tensor::empty(yv.shape(), yv.dtype());
-        dispatch_floating(yv.dtype(), "log_softmax", [&](auto tag) {
-            using T = decltype(tag);
-            ref::log_softmax_backward_ref<T>(yv.data<T>(), g.data<T>(), dx.data<T>(), N, C);
-        });
+        if (yv.dtype() == DType::F64)
+            ref::log_softmax_backward_ref(yv.data<double>(), g.data<double>(), dx.data<double>(), N, C);
+        else
+            ref::log_softmax_backward_ref(yv.data<float>(), g.data<float>(), dx.data<float>(), N, C);
         return std::vector<Tensor>{dx};
     });
 }
@@ -139,19 +156,23 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& labels_in, double sm
                      " is out of range [0, ", C, ")");
     Tensor loss = Tensor::empty({}, logits.dtype());
     Tensor probs = Tensor::empty(logits.shape(), logits.dtype());
-    dispatch_floating(logits.dtype(), "cross_entropy", [&](auto tag) {  // reference only: (B, labels) is tiny
-        using T = decltype(tag);
-        ref::cross_entropy_forward_ref<T>(logits.data<T>(), lab, loss.data<T>(), probs.data<T>(), N, C, smoothing);
-    });
+    if (logits.dtype() == DType::F64)  // reference only: (B, labels) is tiny
+        ref::cross_entropy_forward_ref(logits.data<double>(), lab, loss.data<double>(), probs.data<double>(), N, C,
+                                       smoothing);
+    else
+        ref::cross_entropy_forward_ref(logits.data<float>(), lab, loss.data<float>(), probs.data<float>(), N, C,
+                                       smoothing);
     return record(loss, "cross_entropy", {logits_in}, {probs, labels},
                   [N, C, smoothing](const Tensor& g, const BackwardContext& c) {
                       const Tensor& p = c.saved[0];
                       Tensor dx = Tensor::empty(p.shape(), p.dtype());
-                      dispatch_floating(p.dtype(), "cross_entropy", [&](auto tag) {
-                          using T = decltype(tag);
-                          ref::cross_entropy_backward_ref<T>(p.data<T>(), c.saved[1].data<int32_t>(),
-                                                             static_cast<T>(g.item()), dx.data<T>(), N, C, smoothing);
-                      });
+                      const int32_t* labv = c.saved[1].data<int32_t>();
+                      if (p.dtype() == DType::F64)
+                          ref::cross_entropy_backward_ref(p.data<double>(), labv, g.item(), dx.data<double>(), N, C,
+                                                          smoothing);
+                      else
+                          ref::cross_entropy_backward_ref(p.data<float>(), labv, static_cast<float>(g.item()),
+                                                          dx.data<float>(), N, C, smoothing);
                       return std::vector<Tensor>{dx};
                   });
 }
@@ -167,42 +188,66 @@ Tensor layernorm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_
     const int64_t N = rows_of(x);
     Tensor y = Tensor::empty(x.shape(), x.dtype());
     Tensor mean = Tensor::empty({N}, x.dtype()), rstd = Tensor::empty({N}, x.dtype());
-    run_kernel(
-        "layernorm", "layernorm_forward", {y, mean, rstd},
-        [&](std::vector<Tensor>& o) {
-            dispatch_floating(x.dtype(), "layernorm", [&](auto tag) {
-                using T = decltype(tag);
-                ref::layernorm_forward_ref<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), o[0].data<T>(),
-                                              o[1].data<T>(), o[2].data<T>(), N, C, eps);
-            });
-        },
-        [&](std::vector<Tensor>& o) {
-            fast::layernorm_forward_fast(x.data<float>(), gamma.data<float>(), beta.data<float>(), o[0].data<float>(),
-                                         o[1].data<float>(), o[2].data<float>(), N, C, eps);
-        },
-        is_f32(x), Tolerance{1e-5, 1e-4});
+    KernelCall k("layernorm", "layernorm_forward", is_f32(x), Tolerance{1e-5, 1e-4});
+    switch (k.mode()) {
+        case KernelMode::Ref:
+            if (x.dtype() == DType::F64)
+                ref::layernorm_forward_ref(x.data<double>(), gamma.data<double>(), beta.data<double>(),
+                                           y.data<double>(), mean.data<double>(), rstd.data<double>(), N, C, eps);
+            else
+                ref::layernorm_forward_ref(x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
+                                           mean.data<float>(), rstd.data<float>(), N, C, eps);
+            break;
+        case KernelMode::Fast:
+            fast::layernorm_forward_fast(x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
+                                         mean.data<float>(), rstd.data<float>(), N, C, eps);
+            break;
+        case KernelMode::Check: {
+            ref::layernorm_forward_ref(x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
+                                       mean.data<float>(), rstd.data<float>(), N, C, eps);
+            Tensor y_fast = k.check_output(y), mean_fast = k.check_output(mean), rstd_fast = k.check_output(rstd);
+            fast::layernorm_forward_fast(x.data<float>(), gamma.data<float>(), beta.data<float>(), y_fast.data<float>(),
+                                         mean_fast.data<float>(), rstd_fast.data<float>(), N, C, eps);
+            break;
+        }
+    }
+    k.finish({y, mean, rstd});
     return record(y, "layernorm", {x_in, gamma_in, beta_in}, {x, gamma, mean, rstd},
                   [N, C](const Tensor& g_in, const BackwardContext& c) {
                       Tensor g = contig(g_in);
                       const Tensor &xv = c.saved[0], &gm = c.saved[1], &mu = c.saved[2], &rs = c.saved[3];
                       Tensor dx = Tensor::empty(xv.shape(), xv.dtype());
                       Tensor dgamma = Tensor::empty({C}, xv.dtype()), dbeta = Tensor::empty({C}, xv.dtype());
-                      run_kernel(
-                          "layernorm", "layernorm_backward", {dx, dgamma, dbeta},
-                          [&](std::vector<Tensor>& o) {
-                              dispatch_floating(xv.dtype(), "layernorm", [&](auto tag) {
-                                  using T = decltype(tag);
-                                  ref::layernorm_backward_ref<T>(xv.data<T>(), gm.data<T>(), mu.data<T>(), rs.data<T>(),
-                                                                 g.data<T>(), o[0].data<T>(), o[1].data<T>(),
-                                                                 o[2].data<T>(), N, C);
-                              });
-                          },
-                          [&](std::vector<Tensor>& o) {
+                      KernelCall k("layernorm", "layernorm_backward", is_f32(xv), Tolerance{1e-4, 1e-3});
+                      switch (k.mode()) {
+                          case KernelMode::Ref:
+                              if (xv.dtype() == DType::F64)
+                                  ref::layernorm_backward_ref(xv.data<double>(), gm.data<double>(), mu.data<double>(),
+                                                              rs.data<double>(), g.data<double>(), dx.data<double>(),
+                                                              dgamma.data<double>(), dbeta.data<double>(), N, C);
+                              else
+                                  ref::layernorm_backward_ref(xv.data<float>(), gm.data<float>(), mu.data<float>(),
+                                                              rs.data<float>(), g.data<float>(), dx.data<float>(),
+                                                              dgamma.data<float>(), dbeta.data<float>(), N, C);
+                              break;
+                          case KernelMode::Fast:
                               fast::layernorm_backward_fast(xv.data<float>(), gm.data<float>(), mu.data<float>(),
-                                                            rs.data<float>(), g.data<float>(), o[0].data<float>(),
-                                                            o[1].data<float>(), o[2].data<float>(), N, C);
-                          },
-                          is_f32(xv), Tolerance{1e-4, 1e-3});
+                                                            rs.data<float>(), g.data<float>(), dx.data<float>(),
+                                                            dgamma.data<float>(), dbeta.data<float>(), N, C);
+                              break;
+                          case KernelMode::Check: {
+                              ref::layernorm_backward_ref(xv.data<float>(), gm.data<float>(), mu.data<float>(),
+                                                          rs.data<float>(), g.data<float>(), dx.data<float>(),
+                                                          dgamma.data<float>(), dbeta.data<float>(), N, C);
+                              Tensor dx_fast = k.check_output(dx), dgamma_fast = k.check_output(dgamma),
+                                     dbeta_fast = k.check_output(dbeta);
+                              fast::layernorm_backward_fast(xv.data<float>(), gm.data<float>(), mu.data<float>(),
+                                                            rs.data<float>(), g.data<float>(), dx_fast.data<float>(),
+                                                            dgamma_fast.data<float>(), dbeta_fast.data<float>(), N, C);
+                              break;
+                          }
+                      }
+                      k.finish({dx, dgamma, dbeta});
                       return std::vector<Tensor>{c.needs(0) ? dx : Tensor(), c.needs(1) ? dgamma : Tensor(),
                                                  c.needs(2) ? dbeta : Tensor()};
                   });
@@ -212,6 +257,8 @@ namespace {
 // One forward and one backward kernel pair per elementwise activation.
 struct ActivationKernels {
     const char* family;
+    const char* fwd_name;
+    const char* bwd_name;
     void (*fwd_ref_f)(const float*, float*, int64_t);
     void (*fwd_ref_d)(const double*, double*, int64_t);
     void (*fwd_fast)(const float*, float*, int64_t);
@@ -221,26 +268,39 @@ struct ActivationKernels {
     bool save_output;  // tanh's derivative comes from y; GELU's from x
 };
 
-Tensor run_unary(const ActivationKernels& k, const Tensor& src, bool forward, const Tensor& dy = Tensor()) {
+Tensor run_unary(const ActivationKernels& kt, const Tensor& src, bool forward, const Tensor& dy = Tensor()) {
     Tensor out = Tensor::empty(src.shape(), src.dtype());
     const int64_t n = src.numel();
-    const Tolerance tol{2e-6, 1e-5};
-    run_kernel(
-        k.family, forward ? "forward" : "backward", {out},
-        [&](std::vector<Tensor>& o) {
-            if (src.dtype() == DType::F32) {
-                forward ? k.fwd_ref_f(src.data<float>(), o[0].data<float>(), n)
-                        : k.bwd_ref_f(src.data<float>(), dy.data<float>(), o[0].data<float>(), n);
+    // The kernels come from the table `kt`: a call through a plain function pointer, not a lambda.
+    KernelCall k(kt.family, forward ? kt.fwd_name : kt.bwd_name, is_f32(src), Tolerance{2e-6, 1e-5});
+    const bool f64 = src.dtype() == DType::F64;
+    switch (k.mode()) {
+        case KernelMode::Ref:
+            if (forward) {
+                if (f64) kt.fwd_ref_d(src.data<double>(), out.data<double>(), n);
+                else kt.fwd_ref_f(src.data<float>(), out.data<float>(), n);
             } else {
-                forward ? k.fwd_ref_d(src.data<double>(), o[0].data<double>(), n)
-                        : k.bwd_ref_d(src.data<double>(), dy.data<double>(), o[0].data<double>(), n);
+                if (f64) kt.bwd_ref_d(src.data<double>(), dy.data<double>(), out.data<double>(), n);
+                else kt.bwd_ref_f(src.data<float>(), dy.data<float>(), out.data<float>(), n);
             }
-        },
-        [&](std::vector<Tensor>& o) {
-            forward ? k.fwd_fast(src.data<float>(), o[0].data<float>(), n)
-                    : k.bwd_fast(src.data<float>(), dy.data<float>(), o[0].data<float>(), n);
-        },
-        is_f32(src), tol);
+            break;
+        case KernelMode::Fast:
+            if (forward) kt.fwd_fast(src.data<float>(), out.data<float>(), n);
+            else kt.bwd_fast(src.data<float>(), dy.data<float>(), out.data<float>(), n);
+            break;
+        case KernelMode::Check: {
+            Tensor out_fast = k.check_output(out);
+            if (forward) {
+                kt.fwd_ref_f(src.data<float>(), out.data<float>(), n);
+                kt.fwd_fast(src.data<float>(), out_fast.data<float>(), n);
+            } else {
+                kt.bwd_ref_f(src.data<float>(), dy.data<float>(), out.data<float>(), n);
+                kt.bwd_fast(src.data<float>(), dy.data<float>(), out_fast.data<float>(), n);
+            }
+            break;
+        }
+    }
+    k.finish({out});
     return out;
 }
 
@@ -255,6 +315,8 @@ Tensor activation(const ActivationKernels& k, const Tensor& x_in) {
 }
 
 const ActivationKernels kGelu{"gelu",
+                              "gelu_forward",
+                              "gelu_backward",
                               ref::gelu_forward_ref<float>,
                               ref::gelu_forward_ref<double>,
                               fast::gelu_forward_fast,
@@ -263,6 +325,8 @@ const ActivationKernels kGelu{"gelu",
                               fast::gelu_backward_fast,
                               false};
 const ActivationKernels kTanh{"tanh",
+                              "tanh_forward",
+                              "tanh_backward",
                               ref::tanh_forward_ref<float>,
                               ref::tanh_forward_ref<double>,
                               fast::tanh_forward_fast,
@@ -288,32 +352,48 @@ Tensor embedding(const Tensor& weight_in, const Tensor& ids_in) {
     Shape out_shape = ids.shape();
     out_shape.push_back(C);
     Tensor out = Tensor::empty(out_shape, w.dtype());
-    run_kernel(
-        "embedding", "embedding_forward", {out},
-        [&](std::vector<Tensor>& o) {
-            dispatch_floating(w.dtype(), "embedding", [&](auto tag) {
-                using T = decltype(tag);
-                ref::embedding_forward_ref<T>(w.data<T>(), id, o[0].data<T>(), n, C);
-            });
-        },
-        [&](std::vector<Tensor>& o) { fast::embedding_forward_fast(w.data<float>(), id, o[0].data<float>(), n, C); },
-        is_f32(w), Tolerance{0.0, 0.0});
+    KernelCall k("embedding", "embedding_forward", is_f32(w), Tolerance{0.0, 0.0});
+    switch (k.mode()) {
+        case KernelMode::Ref:
+            if (w.dtype() == DType::F64)
+                ref::embedding_forward_ref(w.data<double>(), id, out.data<double>(), n, C);
+            else
+                ref::embedding_forward_ref(w.data<float>(), id, out.data<float>(), n, C);
+            break;
+        case KernelMode::Fast:
+            fast::embedding_forward_fast(w.data<float>(), id, out.data<float>(), n, C);
+            break;
+        case KernelMode::Check: {
+            ref::embedding_forward_ref(w.data<float>(), id, out.data<float>(), n, C);
+            Tensor out_fast = k.check_output(out);
+            fast::embedding_forward_fast(w.data<float>(), id, out_fast.data<float>(), n, C);
+            break;
+        }
+    }
+    k.finish({out});
     return record(out, "embedding", {weight_in}, {ids}, [V, C, n](const Tensor& g_in, const BackwardContext& c) {
         Tensor g = contig(g_in);
         const int32_t* idv = c.saved[0].data<int32_t>();
         Tensor dw = Tensor::empty({V, C}, g.dtype());
-        run_kernel(
-            "embedding", "embedding_backward", {dw},
-            [&](std::vector<Tensor>& o) {
-                dispatch_floating(g.dtype(), "embedding", [&](auto tag) {
-                    using T = decltype(tag);
-                    ref::embedding_backward_ref<T>(g.data<T>(), idv, o[0].data<T>(), n, V, C);
-                });
-            },
-            [&](std::vector<Tensor>& o) {
-                fast::embedding_backward_fast(g.data<float>(), idv, o[0].data<float>(), n, V, C);
-            },
-            is_f32(g), Tolerance{1e-6, 1e-5});
+        KernelCall k("embedding", "embedding_backward", is_f32(g), Tolerance{1e-6, 1e-5});
+        switch (k.mode()) {
+            case KernelMode::Ref:
+                if (g.dtype() == DType::F64)
+                    ref::embedding_backward_ref(g.data<double>(), idv, dw.data<double>(), n, V, C);
+                else
+                    ref::embedding_backward_ref(g.data<float>(), idv, dw.data<float>(), n, V, C);
+                break;
+            case KernelMode::Fast:
+                fast::embedding_backward_fast(g.data<float>(), idv, dw.data<float>(), n, V, C);
+                break;
+            case KernelMode::Check: {
+                ref::embedding_backward_ref(g.data<float>(), idv, dw.data<float>(), n, V, C);
+                Tensor dw_fast = k.check_output(dw);
+                fast::embedding_backward_fast(g.data<float>(), idv, dw_fast.data<float>(), n, V, C);
+                break;
+            }
+        }
+        k.finish({dw});
         return std::vector<Tensor>{dw};
     });
 }

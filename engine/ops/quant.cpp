@@ -26,35 +26,64 @@ std::string FixedPoint::str() const {
 }
 
 namespace {
-// One kernel call: forward (y from x) or the clipped backward (dx from x and dy).
-Tensor run_fake_quant(const Tensor& x, const FixedPoint& q, const Tensor& dy) {
-    Tensor out = Tensor::empty(x.shape(), x.dtype());
+// The forward kernel call: y = Q(x).
+Tensor fake_quant_forward(const Tensor& x, const FixedPoint& q) {
+    Tensor y = Tensor::empty(x.shape(), x.dtype());
     const int64_t n = x.numel();
-    const bool forward = !dy.defined();
-    run_kernel(
-        "fake_quant", forward ? "fake_quant_forward" : "fake_quant_clipped_backward", {out},
-        [&](std::vector<Tensor>& o) {
-            dispatch_floating(x.dtype(), "fake_quant", [&](auto tag) {
-                using T = decltype(tag);
-                const T s = static_cast<T>(q.scale()), lo = static_cast<T>(q.qmin()), hi = static_cast<T>(q.qmax());
-                if (forward)
-                    ref::fake_quant_forward_ref<T>(x.data<T>(), o[0].data<T>(), n, s, lo, hi, q.floor);
-                else
-                    ref::fake_quant_clipped_backward_ref<T>(x.data<T>(), dy.data<T>(), o[0].data<T>(), n, s, lo, hi,
-                                                            q.floor);
-            });
-        },
-        [&](std::vector<Tensor>& o) {
-            const float s = static_cast<float>(q.scale()), lo = static_cast<float>(q.qmin()),
-                        hi = static_cast<float>(q.qmax());
-            if (forward)
-                fast::fake_quant_forward_fast(x.data<float>(), o[0].data<float>(), n, s, lo, hi, q.floor);
+    const double s = q.scale(), lo = q.qmin(), hi = q.qmax();  // exact in float and double alike
+    // exact arithmetic: fast and ref agree bit for bit
+    KernelCall k("fake_quant", "fake_quant_forward", x.dtype() == DType::F32, Tolerance{0.0, 0.0});
+    switch (k.mode()) {
+        case KernelMode::Ref:
+            if (x.dtype() == DType::F64)
+                ref::fake_quant_forward_ref<double>(x.data<double>(), y.data<double>(), n, s, lo, hi, q.floor);
             else
-                fast::fake_quant_clipped_backward_fast(x.data<float>(), dy.data<float>(), o[0].data<float>(), n, s,
-                                                       lo, hi, q.floor);
-        },
-        x.dtype() == DType::F32, Tolerance{0.0, 0.0});  // exact arithmetic: fast and ref agree bit for bit
-    return out;
+                ref::fake_quant_forward_ref<float>(x.data<float>(), y.data<float>(), n, s, lo, hi, q.floor);
+            break;
+        case KernelMode::Fast:
+            fast::fake_quant_forward_fast(x.data<float>(), y.data<float>(), n, s, lo, hi, q.floor);
+            break;
+        case KernelMode::Check: {
+            ref::fake_quant_forward_ref<float>(x.data<float>(), y.data<float>(), n, s, lo, hi, q.floor);
+            Tensor y_fast = k.check_output(y);
+            fast::fake_quant_forward_fast(x.data<float>(), y_fast.data<float>(), n, s, lo, hi, q.floor);
+            break;
+        }
+    }
+    k.finish({y});
+    return y;
+}
+
+// The clipped STE's backward kernel call: dx = dy where x was not clamped, else 0.
+Tensor fake_quant_clipped_backward(const Tensor& x, const FixedPoint& q, const Tensor& dy) {
+    Tensor dx = Tensor::empty(x.shape(), x.dtype());
+    const int64_t n = x.numel();
+    const double s = q.scale(), lo = q.qmin(), hi = q.qmax();
+    KernelCall k("fake_quant", "fake_quant_clipped_backward", x.dtype() == DType::F32, Tolerance{0.0, 0.0});
+    switch (k.mode()) {
+        case KernelMode::Ref:
+            if (x.dtype() == DType::F64)
+                ref::fake_quant_clipped_backward_ref<double>(x.data<double>(), dy.data<double>(), dx.data<double>(), n,
+                                                             s, lo, hi, q.floor);
+            else
+                ref::fake_quant_clipped_backward_ref<float>(x.data<float>(), dy.data<float>(), dx.data<float>(), n, s,
+                                                            lo, hi, q.floor);
+            break;
+        case KernelMode::Fast:
+            fast::fake_quant_clipped_backward_fast(x.data<float>(), dy.data<float>(), dx.data<float>(), n, s, lo, hi,
+                                                   q.floor);
+            break;
+        case KernelMode::Check: {
+            ref::fake_quant_clipped_backward_ref<float>(x.data<float>(), dy.data<float>(), dx.data<float>(), n, s, lo,
+                                                        hi, q.floor);
+            Tensor dx_fast = k.check_output(dx);
+            fast::fake_quant_clipped_backward_fast(x.data<float>(), dy.data<float>(), dx_fast.data<float>(), n, s, lo,
+                                                   hi, q.floor);
+            break;
+        }
+    }
+    k.finish({dx});
+    return dx;
 }
 }  // namespace
 
@@ -62,13 +91,13 @@ Tensor fake_quant(const Tensor& x_in, const FixedPoint& q, Ste ste) {
     detail::check_same_floating("fake_quant", {&x_in});
     q.validate("fake_quant");
     Tensor x = contig(x_in);
-    Tensor y = run_fake_quant(x, q, Tensor());
+    Tensor y = fake_quant_forward(x, q);
     if (ste == Ste::Identity)
         return record(y, "fake_quant", {x_in}, {}, [](const Tensor& g, const BackwardContext&) {
             return std::vector<Tensor>{g};  // the identity STE: dy passes through unchanged
         });
     return record(y, "fake_quant_clipped", {x_in}, {x}, [q](const Tensor& g, const BackwardContext& c) {
-        return std::vector<Tensor>{run_fake_quant(c.saved[0], q, contig(g))};
+        return std::vector<Tensor>{fake_quant_clipped_backward(c.saved[0], q, contig(g))};
     });
 }
 

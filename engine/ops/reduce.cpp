@@ -38,22 +38,32 @@ Tensor sum_keepdim_raw(const Tensor& x_in, const std::vector<bool>& reduce) {
     int64_t inner = 1;
     for (int64_t d = (leading ? count : 0); d < (leading ? nd : first); ++d) inner *= x.shape()[d];
     const int64_t outer = inner == 0 ? 0 : x.numel() / std::max<int64_t>(inner, 1);
-    run_kernel(
-        "reduce", "sum", {out},
-        [&](std::vector<Tensor>& o) {
-            dispatch_floating(x.dtype(), "sum", [&](auto tag) {
-                using T = decltype(tag);
-                ref::sum_forward_ref<T>(x.data<T>(), x.shape(), reduce, o[0].data<T>());
-            });
-        },
-        [&](std::vector<Tensor>& o) {
-            if (leading) {
-                fast::sum_rows_fast(x.data<float>(), o[0].data<float>(), outer, inner);
-            } else {
-                fast::sum_cols_fast(x.data<float>(), o[0].data<float>(), inner, outer);
-            }
-        },
-        x.dtype() == DType::F32 && (leading || trailing) && x.numel() > 0, Tolerance{1e-4, 1e-4});
+    const bool fast_ok = x.dtype() == DType::F32 && (leading || trailing) && x.numel() > 0;
+    KernelCall k("reduce", "sum", fast_ok, Tolerance{1e-4, 1e-4});
+    switch (k.mode()) {
+        case KernelMode::Ref:
+            if (x.dtype() == DType::F64)
+                ref::sum_forward_ref(x.data<double>(), x.shape(), reduce, out.data<double>());
+            else
+                ref::sum_forward_ref(x.data<float>(), x.shape(), reduce, out.data<float>());
+            break;
+        case KernelMode::Fast:
+            if (leading)
+                fast::sum_rows_fast(x.data<float>(), out.data<float>(), outer, inner);
+            else
+                fast::sum_cols_fast(x.data<float>(), out.data<float>(), inner, outer);
+            break;
+        case KernelMode::Check: {
+            ref::sum_forward_ref(x.data<float>(), x.shape(), reduce, out.data<float>());
+            Tensor out_fast = k.check_output(out);
+            if (leading)
+                fast::sum_rows_fast(x.data<float>(), out_fast.data<float>(), outer, inner);
+            else
+                fast::sum_cols_fast(x.data<float>(), out_fast.data<float>(), inner, outer);
+            break;
+        }
+    }
+    k.finish({out});
     return out;
 }
 }  // namespace

@@ -29,6 +29,23 @@ inline void adamw_element(float& p, float g, float& m, float& v, float decay, fl
     v = b2 * v + (1.0f - b2) * g * g;
     p -= step_size * m / (std::sqrt(v) / bc2_sqrt + eps);
 }
+
+// The per-step constants of one parameter's update (see AdamW::step).
+struct AdamWStep {
+    float decay, b1, b2, step_size, bc2_sqrt, eps;
+};
+
+// One parameter's update, the plain loop. Elementwise and independent, so the parallel loop below gives the
+// same bits.
+void adamw_step_ref(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s) {
+    for (int64_t i = 0; i < n; ++i)
+        adamw_element(p[i], g[i], m[i], v[i], s.decay, s.b1, s.b2, s.step_size, s.bc2_sqrt, s.eps);
+}
+void adamw_step_fast(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s) {
+    const float decay = s.decay, b1 = s.b1, b2 = s.b2, step_size = s.step_size, bc2s = s.bc2_sqrt, eps = s.eps;
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) adamw_element(p[i], g[i], m[i], v[i], decay, b1, b2, step_size, bc2s, eps);
+}
 }  // namespace
 
 Sgd::Sgd(NamedTensors params, SgdOptions opt) : Optimizer(std::move(params)), opt_(opt) {
@@ -112,20 +129,19 @@ void AdamW::step() {
         float* m = im->second.data<float>();
         float* v = exp_avg_sq_[name].data<float>();
         const int64_t n = p.numel();
-        const float dec = decay ? static_cast<float>(1.0 - lr_ * opt_.weight_decay) : 1.0f;
-        const float b1 = static_cast<float>(opt_.beta1), b2 = static_cast<float>(opt_.beta2);
-        const float step_size = static_cast<float>(lr_ / bc1), bc2s = static_cast<float>(std::sqrt(bc2));
-        const float eps = static_cast<float>(opt_.eps);
-        // Elementwise and independent: the parallel loop gives the same bits as the plain one.
-        const KernelFn ref_fn = [&](std::vector<Tensor>&) {
-            for (int64_t i = 0; i < n; ++i) adamw_element(pd[i], gd[i], m[i], v[i], dec, b1, b2, step_size, bc2s, eps);
-        };
-        const KernelFn fast_fn = [&](std::vector<Tensor>&) {
-#pragma omp parallel for simd schedule(static)
-            for (int64_t i = 0; i < n; ++i) adamw_element(pd[i], gd[i], m[i], v[i], dec, b1, b2, step_size, bc2s, eps);
-        };
+        const AdamWStep st{decay ? static_cast<float>(1.0 - lr_ * opt_.weight_decay) : 1.0f,
+                           static_cast<float>(opt_.beta1),
+                           static_cast<float>(opt_.beta2),
+                           static_cast<float>(lr_ / bc1),
+                           static_cast<float>(std::sqrt(bc2)),
+                           static_cast<float>(opt_.eps)};
         // In-place update: check mode is not meaningful here, so "check" runs the reference loop.
-        run_kernel("adamw", "adamw_step", {}, ref_fn, fast_fn, kernel_mode("adamw") == KernelMode::Fast);
+        KernelCall k("adamw", "adamw_step", kernel_mode("adamw") == KernelMode::Fast);
+        if (k.mode() == KernelMode::Fast)
+            adamw_step_fast(pd, gd, m, v, n, st);
+        else
+            adamw_step_ref(pd, gd, m, v, n, st);
+        k.finish();
         p.bump_version();
     }
 }

@@ -9,12 +9,6 @@
 
 namespace qbert::engine {
 
-int64_t shape_numel(const Shape& shape) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    return n;
-}
-
 Shape contiguous_strides(const Shape& shape) {
     Shape s(shape.size());
     int64_t acc = 1;

@@ -15,10 +15,10 @@
 
 #include "engine/core/dtype.h"
 #include "engine/core/error.h"
+#include "engine/core/shape.h"
 
 namespace qbert::engine {
 
-using Shape = std::vector<int64_t>;
 class Storage;
 class Node;
 class Rng;
@@ -37,7 +37,6 @@ struct TensorImpl {
     std::string name;
 };
 
-int64_t shape_numel(const Shape& shape);
 Shape contiguous_strides(const Shape& shape);
 
 class Tensor {

@@ -30,12 +30,15 @@ std::pair<std::vector<qbert::experiments::WorkerFailure>, std::string> capture(c
 WorkerJob sh(const std::string& label, const std::string& script) { return {label, {"/bin/sh", "-c", script}, ""}; }
 }  // namespace
 
-TEST_CASE("run_workers: output prefixed line by line, failures reported with their exit status", "[apps][workers]") {
+TEST_CASE("run_workers: output prefixed line by line, failures reported with their exit status", "[experiments][workers]") {
     TempDir dir;
     auto [failed, out] = capture({sh("a", "echo one; echo two"), sh("b", "echo oops >&2; exit 3"), sh("c", "kill -9 $$"),
                                   WorkerJob{"d", {dir.file("no-such-program")}, ""}},
                                  2, dir.file("out.txt"));
-    REQUIRE(out.find("[a] one\n[a] two\n") != std::string::npos);  // one job's lines stay in order
+    // one job's lines stay in order (another job's lines may come between them)
+    REQUIRE(out.find("[a] one\n") != std::string::npos);
+    REQUIRE(out.find("[a] two\n") != std::string::npos);
+    REQUIRE(out.find("[a] one\n") < out.find("[a] two\n"));
     REQUIRE(out.find("[b] oops\n") != std::string::npos);           // stderr is echoed too
     REQUIRE(out.find("[a] finished\n") != std::string::npos);
     REQUIRE(out.find("[b] FAILED with exit status 3\n") != std::string::npos);
@@ -49,7 +52,7 @@ TEST_CASE("run_workers: output prefixed line by line, failures reported with the
     CHECK(failed[2].exit_code == 127);  // exec failed
 }
 
-TEST_CASE("run_workers: runs `parallel` jobs at once and no more", "[apps][workers]") {
+TEST_CASE("run_workers: runs `parallel` jobs at once and no more", "[experiments][workers]") {
     TempDir dir;
     const std::string flag = dir.file("flag");
     // x waits (up to 5 s) for y's file: it can only succeed if y runs while x is running
@@ -71,7 +74,7 @@ TEST_CASE("run_workers: runs `parallel` jobs at once and no more", "[apps][worke
     REQUIRE_THROWS(run_workers({y}, 0));
 }
 
-TEST_CASE("run_workers: a job's stderr can go to a file; a failure echoes its last lines", "[apps][workers]") {
+TEST_CASE("run_workers: a job's stderr can go to a file; a failure echoes its last lines", "[experiments][workers]") {
     TempDir dir;
     WorkerJob j = sh("e", "echo out; for i in 1 2 3 4 5 6 7; do echo line$i >&2; done; exit 2");
     j.stderr_path = dir.file("e.log");

@@ -1,18 +1,25 @@
-"""Writes tests/golden/bert_tiny_golden.json: weights, token ids, attention mask and the logits that the
-PyTorch peer's own model (../shared/peers/torch_bert_bench.py, class Bert) computes for them, in eval mode.
-The C++ test (tests/model/test_golden.cpp) loads the same weights by Hugging Face names and must reproduce
-the logits within 1e-4. Interop script only (not part of the product).
+"""Writes tests/golden/bert_tiny_golden.json: weights, token ids, attention mask, labels, and what the PyTorch
+peer's own model (../shared/peers/torch_bert_bench.py, class Bert) computes from them in eval mode (the peer's
+model has no dropout at all): the logits, the training loss (F.cross_entropy on the labels: mean over the batch,
+no label smoothing, as model/train.cpp's cross_entropy(logits, labels)) and the gradient of that loss with
+respect to every parameter, under its Hugging Face name. The C++ test (tests/model/test_golden.cpp) loads the
+same weights by those names and must reproduce the logits, the loss and every gradient. Interop script only
+(not part of the product). The config is tiny so the file stays small (~0.3 MB); floats are written with
+Python's repr (17 significant digits: the float32 values exactly). The numbers move by ~1e-7 with the BLAS
+torch runs on; this file was written on the peer's documented one (OpenBLAS/OpenMP, scripts/check-peer-blas.sh).
 
 Run from the repo root:  /usr/bin/python3 tests/golden/make_bert_golden.py
 """
 import json, os, sys
 import torch
+import torch.nn.functional as F
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "..", "..", "shared", "peers"))
 from torch_bert_bench import Bert  # noqa: E402  the peer's architecture, unchanged
 
 V, H, L, A, I, T = 64, 16, 2, 2, 32, 24
+torch.set_num_threads(1)
 torch.manual_seed(1234)
 m = Bert(V, H, L, A, I, T, "fp").eval()
 with torch.no_grad():  # non-trivial LayerNorm and bias values, so every parameter matters
@@ -45,8 +52,11 @@ ids = torch.randint(0, V, (3, 10))
 am = torch.ones(3, 10, dtype=torch.long)
 am[1, 7:] = 0
 am[2, 4:] = 0
-with torch.no_grad():
-    logits = m(ids, am)
+labels = torch.tensor([0, 1, 1])  # fixed, not drawn: the draws above stay those of the logits-only file
+logits = m(ids, am)
+loss = F.cross_entropy(logits, labels)
+loss.backward()
+assert all(v.grad is not None for v in names.values())
 
 golden = {
     "config": {"vocab_size": V, "hidden_size": H, "num_hidden_layers": L, "num_attention_heads": A,
@@ -56,10 +66,14 @@ golden = {
                for k, v in names.items()},
     "input_ids": ids.tolist(),
     "attention_mask": am.tolist(),
-    "logits": logits.tolist(),
+    "logits": logits.detach().tolist(),
+    "labels": labels.tolist(),
+    "loss": loss.item(),
+    "grads": {k: v.grad.flatten().tolist() for k, v in names.items()},
     "torch_version": torch.__version__,
 }
 out = os.path.join(here, "bert_tiny_golden.json")
 with open(out, "w") as f:
     json.dump(golden, f)
-print(out, sum(v.numel() for v in names.values()), "parameters, logits", logits.tolist())
+print(out, sum(v.numel() for v in names.values()), "parameters, logits", logits.detach().tolist(), "loss", loss.item(),
+      os.path.getsize(out), "bytes")

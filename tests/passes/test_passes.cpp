@@ -117,6 +117,84 @@ TEST_CASE("CompressedLinear: masked weights stay exactly zero in effect through 
     REQUIRE_THROWS_WITH(c->set_weight_mask(Tensor::full({5, 7}, 1.0, DType::U8)), Contains("[5,8]") && Contains("[5,7]"));
 }
 
+TEST_CASE("CompressedLinear: Q(W) masked inside linear equals Mase's Q(W*M), values and gradients, every format",
+          "[passes][linear][mask]") {
+    // Q(0) = 0 for every format (0 lies in [qmin, qmax]), so Q(W) * M = Q(W * M), and the straight-through
+    // gradient is multiplied by M either way. Compared with == on the fast kernels (a masked entry's zero gradient
+    // may be -0 one way and +0 the other, with the clipped STE: equal numbers).
+    auto lin = make_linear(8, 5, 3);
+    std::vector<uint8_t> m(40);
+    for (size_t i = 0; i < m.size(); ++i) m[i] = (i * 7 % 3) != 0;
+    const Tensor mask = Tensor::from_vector(m, {5, 8});
+    const Tensor mask_f = Tensor::from_vector(mask.to_vector_f32(), {5, 8});
+    const FixedPoint in{8, 4};
+    for (const FixedPoint& wq : {FixedPoint{4, 1}, FixedPoint{4, 1, true, true}, FixedPoint{5, 3, false},
+                                 FixedPoint{5, 3, false, true}, FixedPoint{1, 0}, FixedPoint{1, 2, true, true},
+                                 FixedPoint{2, 0, false, true}, FixedPoint{8, 12}})
+        for (engine::Ste ste : {engine::Ste::Identity, engine::Ste::Clipped})
+            for (const char* mode : {"ref", "fast"}) {
+                CAPTURE(wq.str(), ste == engine::Ste::Clipped, mode);
+                KernelModeGuard g(mode);
+                const model::LinearQuantConfig q{in, wq, FixedPoint{8, 4}, std::nullopt, ste};
+                auto c = std::make_shared<model::CompressedLinear>(*lin);
+                c->set_weight_mask(mask);
+                c->set_quant(q);
+                Tensor x = input({3, 8}, 40, DType::F32, -2.0, 2.0), dy = input({3, 5}, 41, DType::F32, -1.0, 1.0, false);
+                c->weight().zero_grad();
+                c->bias().zero_grad();
+                Tensor y = c->forward(x);
+                engine::sum(engine::mul(y, dy)).backward();
+                // Mase's order on copies of the same leaves: W * M, then quantize, then a plain linear
+                Tensor x2 = input({3, 8}, 40, DType::F32, -2.0, 2.0);
+                Tensor w2 = lin->weight().detach().clone().set_requires_grad(true);
+                Tensor b2 = lin->bias().detach().clone().set_requires_grad(true);
+                Tensor y2 = engine::linear(engine::fake_quant(x2, in, ste),
+                                           engine::fake_quant(engine::mul(w2, mask_f), wq, ste),
+                                           engine::fake_quant(b2, q.bias, ste));
+                engine::sum(engine::mul(y2, dy)).backward();
+                if (std::string(mode) == "fast") {  // the kernels that train: the same numbers
+                    REQUIRE(y.to_vector_f32() == y2.to_vector_f32());
+                    REQUIRE(x.grad().to_vector_f32() == x2.grad().to_vector_f32());
+                    REQUIRE(c->weight().grad().to_vector_f32() == w2.grad().to_vector_f32());
+                    REQUIRE(c->bias().grad().to_vector_f32() == b2.grad().to_vector_f32());
+                } else {  // the reference loops: the compiler may fuse multiply-adds in one loop and not the other
+                    const FastRefTol ulps{1e-6, 1e-6};
+                    require_close(y2, y, ulps, "y");
+                    require_close(x2.grad(), x.grad(), ulps, "dx");
+                    require_close(w2.grad(), c->weight().grad(), ulps, "dW");
+                    require_close(b2.grad(), c->bias().grad(), ulps, "db");
+                    const auto gw = c->weight().grad().to_vector_f32();
+                    for (size_t i = 0; i < m.size(); ++i)
+                        if (!m[i]) REQUIRE(gw[i] == 0.0f);
+                }
+            }
+}
+
+TEST_CASE("activation pruning asks the root for the full sequence (Module::require_full_sequence)", "[passes][prune]") {
+    model::BertConfig cfg = model::BertConfig::preset("tiny");
+    cfg.vocab_size = 100;
+    cfg.hidden_size = 32, cfg.intermediate_size = 64, cfg.num_attention_heads = 2;
+    Rng rng(4);
+    {  // a BERT below a plain root: the default hook passes the request down
+        auto n = std::make_shared<Net>();
+        auto bert = std::make_shared<model::BertForSequenceClassification>(cfg, rng);
+        n->add("bert", bert);
+        REQUIRE(bert->cls_only_last_layer());
+        Rng prng(1);
+        passes::prune(*n, pcfg("[weight]\nsparsity = 0.5\n[activation]\nsparsity = 0.0\n"), prng);
+        REQUIRE(bert->cls_only_last_layer());  // weight pruning alone keeps the [CLS]-only shortcut
+        passes::prune(*n, pcfg("[weight]\nsparsity = 0.0\n[activation]\nsparsity = 0.3\nmethod = \"l1-norm\"\n"), prng);
+        REQUIRE_FALSE(bert->cls_only_last_layer());
+        // a checkpoint's compression state does the same on a fresh model
+        const std::string state = model::compression_state_json(*n);
+        auto n2 = std::make_shared<Net>();
+        auto bert2 = std::make_shared<model::BertForSequenceClassification>(cfg, rng);
+        n2->add("bert", bert2);
+        model::apply_compression_state(*n2, state, "test");
+        REQUIRE_FALSE(bert2->cls_only_last_layer());
+    }
+}
+
 TEST_CASE("quantize pass: by type, name and regex; Mase's config shape; errors list the valid keys", "[passes][quantize]") {
     auto make = [] {
         auto n = std::make_shared<Net>();
@@ -154,7 +232,7 @@ TEST_CASE("quantize pass: by type, name and regex; Mase's config shape; errors l
                             Contains("matches both"));
     }
     REQUIRE_THROWS_WITH(qcfg("by = \"type\"\n[default]\nname = \"none\"\n[linear]\nname = \"integer\"\nweight_widht = 8\n"),
-                        Contains("unknown key 'weight_widht'") && Contains("weight_width"));
+                        Contains("test.toml:6: unknown key 'linear.weight_widht'") && Contains("weight_width"));
     REQUIRE_THROWS_WITH(qcfg("by = \"type\"\n[default]\nname = \"none\"\n[linear]\nname = \"integer\"\ndata_in_width = 8\n"),
                         Contains("data_in_frac_width") && Contains("[linear]"));
     REQUIRE_THROWS_WITH(qcfg("by = \"kind\"\n[default]\nname = \"none\"\n"), Contains("type, name, regex_name"));
@@ -253,10 +331,65 @@ TEST_CASE("prune pass: L1 thresholds and ties as Mase, random seeded, global sco
         REQUIRE(std::abs(static_cast<double>(zeros) / 4000.0 - 0.3) < 0.03);
         REQUIRE(first != seen);  // a new mask each call
     }
-    REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 1.5\n" + act0), Contains("[weight]") && Contains("[0, 1]"));
+    REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 1.5\n" + act0), Contains("weight.sparsity must be in [0, 1], but got 1.5"));
     REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 0.5\n"), Contains("missing section [activation]"));
     REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 0.5\nmethod = \"l2\"\n" + act0), Contains("random, l1-norm"));
     REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 0.5\ngranularity = \"channel\"\n" + act0), Contains("elementwise"));
+}
+
+TEST_CASE("pass configs: the shipped files, and every error names the file and section.key", "[passes][config]") {
+    const std::string root = std::string(QBERT_SOURCE_ROOT) + "/configs/compress/";
+    const auto q = passes::QuantizeConfig::from_file(root + "quant-q8.4.toml");
+    REQUIRE(q.by == passes::QuantizeConfig::By::Type);
+    REQUIRE_FALSE(q.default_config.has_value());
+    REQUIRE(q.entries.size() == 1);
+    REQUIRE(q.entries[0].first == "linear");
+    REQUIRE(q.entries[0].second->weight == FixedPoint{8, 4});
+    REQUIRE(q.entries[0].second->ste == engine::Ste::Identity);
+    const auto p = passes::PruneConfig::from_file(root + "prune-l1-0.5.toml");
+    REQUIRE(p.weight.sparsity == 0.5);
+    REQUIRE(p.weight.method == model::PruneMethod::L1Norm);
+    REQUIRE(p.activation.scope == model::PruneScope::Local);
+    REQUIRE_THROWS_WITH(passes::QuantizeConfig::from_file(root + "missing.toml"), Contains("missing.toml") && Contains("cannot open"));
+
+    const std::string widths = "data_in_width = 8\ndata_in_frac_width = 4\nweight_width = 6\nweight_frac_width = 3\n"
+                               "bias_width = 8\nbias_frac_width = 4\n";
+    const std::string head = "by = \"type\"\n[default]\nname = \"none\"\n";
+    {
+        const auto c = qcfg(head + "[linear]\nname = \"fixed\"\nfloor = true\nste = \"clipped\"\ndata_out_width = 4\n"
+                                   "data_out_frac_width = 2\n" + widths);
+        const model::LinearQuantConfig& l = *c.entries[0].second;
+        REQUIRE(l.weight == FixedPoint{6, 3, true, true});
+        REQUIRE(l.data_out == FixedPoint{4, 2, true, true});
+        REQUIRE(l.ste == engine::Ste::Clipped);
+        REQUIRE_FALSE(qcfg(head + "[linear]\nname = \"integer\"\nbypass = true\n").entries[0].second.has_value());
+    }
+    REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nname = \"integer\"\nweight_width = \"8\"\n" + widths.substr(0, 40)),
+                        Contains("test.toml:6: linear.weight_width must be an integer, but got \"8\""));
+    REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nname = \"integer\"\nfloor = 1\n" + widths),
+                        Contains("linear.floor must be true or false"));
+    REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nname = \"integer\"\nste = \"straight\"\n" + widths),
+                        Contains("linear.ste must be one of identity, clipped"));
+    REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nname = \"float\"\n"), Contains("linear.name must be one of integer, fixed, none"));
+    REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nwidth = 8\n"), Contains("unknown key 'linear.width'"));
+    REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nfloor = true\n"), Contains("missing required key 'linear.name'"));
+    REQUIRE_THROWS_WITH(qcfg("[passes.quantize]\nby = \"type\"\n[passes.quantize.default.config]\nname = \"integer\"\n"),
+                        Contains("[passes.quantize.default.config]") && Contains("needs data_in_width") &&
+                            Contains("valid keys: name, data_in_width"));
+    REQUIRE_THROWS_WITH(qcfg(head + "[linear.config]\nname = \"integer\"\nextra = 1\n"),
+                        Contains("unknown key 'linear.config.extra'"));
+
+    const std::string act0 = "[activation]\nsparsity = 0.0\n";
+    REQUIRE(pcfg("[prune.weight]\nsparsity = 0.3\n[prune.activation]\nsparsity = 0.0\n").weight.sparsity == 0.3);
+    REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = \"half\"\n" + act0),
+                        Contains("prune.toml:2: weight.sparsity must be a number, but got \"half\""));
+    REQUIRE_THROWS_WITH(pcfg("[weight]\nmethod = \"random\"\n" + act0), Contains("missing required key 'weight.sparsity'"));
+    REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 0.5\nsparsty = 0.5\n" + act0),
+                        Contains("unknown key 'weight.sparsty'; valid keys in [weight]: sparsity, method, scope, granularity"));
+    REQUIRE_THROWS_WITH(pcfg("[passes.prune.weight]\nsparsity = 0.5\nscope = \"all\"\n[passes.prune.activation]\nsparsity = 0.0\n"),
+                        Contains("passes.prune.weight.scope must be one of local, global"));
+    REQUIRE_THROWS_WITH(pcfg("[weight]\nsparsity = 0.5\n" + act0 + "[bias]\nsparsity = 0.1\n"),
+                        Contains("unknown key 'bias'; valid keys: [weight], [activation]"));
 }
 
 TEST_CASE("analysis counts parameters, non-zeros and deployed bytes", "[passes][analysis]") {

@@ -12,6 +12,7 @@
 
 #include "engine/autograd/gradcheck.h"
 #include "engine/engine.h"
+#include "support/skip.h"
 
 namespace qbert::test {
 namespace engine = qbert::engine;
@@ -35,7 +36,7 @@ inline Tensor ids_tensor(const Shape& shape, int32_t vocab, uint64_t seed) {
 }
 
 // A file under the shared data folder (<source>/data, linked by setup.sh, or <source>/../shared/data), or ""
-// when neither holds it: tests that need real data skip themselves then, saying so.
+// when neither holds it: tests that need real data skip themselves then (QBERT_SKIP), saying so.
 inline std::string shared_data_file(const std::string& rel) {
     for (const std::string& root : {std::string(QBERT_SOURCE_ROOT) + "/data", std::string(QBERT_SOURCE_ROOT) + "/../shared/data"}) {
         const std::string p = root + "/" + rel;

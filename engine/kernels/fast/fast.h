@@ -5,9 +5,10 @@
 // count give bitwise-identical outputs.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
-#include "engine/ops/elementwise.h"
+#include "engine/kernels/binary_op.h"
 
 namespace qbert::engine::fast {
 
@@ -25,6 +26,14 @@ void sum_cols_fast(const float* x, float* out, int64_t R, int64_t C);
 // bf16: round a and b to bfloat16 first (see QBERT_MATMUL in core/config.h); the result is still fp32.
 void matmul_forward_fast(const float* a, const float* b, const float* bias, float* c, int64_t batch, int64_t M,
                          int64_t N, int64_t K, bool ta, bool tb, int64_t b_batch_stride, bool bf16 = false);
+
+// linear, same contract as ref::linear_forward_ref / linear_backward_ref: oneDNN matmuls on x and W ⊙ M.
+// With a mask, W ⊙ M is first written to `w_masked` (out*in floats, scratch from the caller); without one,
+// w_masked may be null. Backward: dx = dy (W ⊙ M) and dW = dyᵀ x by oneDNN, then dW *= M; db by sum_rows_fast.
+void linear_forward_fast(const float* x, const float* w, const uint8_t* mask, const float* b, float* y,
+                         float* w_masked, int64_t rows, int64_t in, int64_t out, bool bf16);
+void linear_backward_fast(const float* x, const float* w, const uint8_t* mask, const float* dy, float* dx, float* dw,
+                          float* db, float* w_masked, int64_t rows, int64_t in, int64_t out, bool bf16);
 
 void softmax_forward_fast(const float* x, const float* mask, const int64_t* mask_row_off, int64_t mask_col_stride,
                           float* y, int64_t N, int64_t C);
@@ -57,5 +66,10 @@ void fake_quant_clipped_backward_fast(const float* x, const float* dy, float* dx
 // The k-th smallest |x[i]| (k from 0) and, if `next` is not null, the (k+1)-th (or the k-th again when
 // k + 1 == n), exactly: radix select on the float bits (see select.cpp).
 void kth_smallest_abs_pair_fast(const float* x, int64_t n, int64_t k, float* kth, float* next);
+
+// Keep masks, same contract as ref::random_keep_mask_ref / threshold_keep_mask_ref: OpenMP loops whose
+// every element depends on its index only, so the mask does not depend on the thread count.
+void random_keep_mask_fast(float* mask, int64_t n, uint64_t seed, float sparsity);
+void threshold_keep_mask_fast(const float* x, float* mask, int64_t n, double t);
 
 }  // namespace qbert::engine::fast

@@ -2,12 +2,14 @@
 // Templated on the scalar type only, so gradchecks can run them in double. Inputs are contiguous unless a
 // strides argument says otherwise; outputs are written (=), never accumulated.
 // Shape letters: N rows, C channels (last dim), M/N/K matmul dims, V vocab.
+// Layering: kernels see only engine/core (and kernels/binary_op.h), never Tensor or ops/.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "engine/ops/elementwise.h"
+#include "engine/core/shape.h"
+#include "engine/kernels/binary_op.h"
 
 namespace qbert::engine::ref {
 
@@ -25,6 +27,20 @@ void sum_forward_ref(const T* x, const Shape& shape, const std::vector<bool>& re
 template <class T>
 void matmul_forward_ref(const T* a, const T* b, const T* bias, T* c, int64_t batch, int64_t M, int64_t N,
                         int64_t K, bool ta, bool tb, int64_t b_batch_stride);
+
+// linear: y = x (W ⊙ M)^T + b, the weight mask M (u8, 1 keeps, 0 prunes) applied where the weight is read.
+//   x:(rows,in) W,M:(out,in) b:(out) y:(rows,out); mask and b may be null (no mask, no bias)
+// y[r,o] = b[o] + sum_i x[r,i] * W[o,i] * M[o,i]
+template <class T>
+void linear_forward_ref(const T* x, const T* w, const uint8_t* mask, const T* b, T* y, int64_t rows, int64_t in,
+                        int64_t out);
+// dx[r,i] = sum_o dy[r,o] * W[o,i] * M[o,i]
+// dW[o,i] = M[o,i] * sum_r dy[r,o] * x[r,i]        (a pruned weight gets exactly zero gradient)
+// db[o]   = sum_r dy[r,o]                          (summed in double, as sum_forward_ref)
+// dx, dw, db may each be null: that gradient is not computed.
+template <class T>
+void linear_backward_ref(const T* x, const T* w, const uint8_t* mask, const T* dy, T* dx, T* dw, T* db, int64_t rows,
+                         int64_t in, int64_t out);
 
 // y[r,:] = softmax(x[r,:] + mask[r,:])   x,y:(N,C); mask row r starts at mask_row_off[r], steps mask_col_stride
 template <class T>
@@ -87,5 +103,13 @@ void fake_quant_forward_ref(const T* x, T* y, int64_t n, T scale, T qmin, T qmax
 // Clipped straight-through estimator: dx = dy where qmin <= round(x * scale) <= qmax, else 0.
 template <class T>
 void fake_quant_clipped_backward_ref(const T* x, const T* dy, T* dx, int64_t n, T scale, T qmin, T qmax, bool floor);
+
+// Keep masks for pruning (ops/mask.h): 1 keeps an element, 0 prunes it.
+// random: mask[i] = hash_uniform(seed, i) < sparsity ? 0 : 1   (core/rng.h: a pure function of (seed, i))
+template <class T>
+void random_keep_mask_ref(T* mask, int64_t n, uint64_t seed, float sparsity);
+// threshold: mask[i] = |x[i]| > t ? 1 : 0   (compared in double)
+template <class T>
+void threshold_keep_mask_ref(const T* x, T* mask, int64_t n, double t);
 
 }  // namespace qbert::engine::ref

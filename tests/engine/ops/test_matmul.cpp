@@ -70,6 +70,74 @@ TEST_CASE("linear through a non-contiguous input", "[ops][linear]") {
     require_gradcheck([](const std::vector<Tensor>& v) { return linear(transpose(v[0], 0, 1), v[1]); }, {x, w});
 }
 
+namespace {
+// A fixed 0/1 pattern with both values in every row and column (u8, as CompressedLinear stores it).
+Tensor weight_mask(int64_t out, int64_t in) {
+    std::vector<uint8_t> m(static_cast<size_t>(out * in));
+    for (size_t i = 0; i < m.size(); ++i) m[i] = (i * 7 % 3) != 0;
+    return Tensor::from_vector(m, {out, in});
+}
+}  // namespace
+
+TEST_CASE("linear with a weight mask: gradcheck on the reference kernels", "[ops][linear][mask]") {
+    auto [xs, in, out] = GENERATE(table<Shape, int64_t, int64_t>(
+        {{{3, 4}, 4, 5}, {{2, 3, 4}, 4, 2}, {{1, 1}, 1, 1}, {{5}, 5, 3}}));
+    CAPTURE(shape_str(xs), in, out);
+    const Tensor m = weight_mask(out, in);
+    Tensor x = input(xs, 1), w = input({out, in}, 2), b = input({out}, 3);
+    require_gradcheck([m](const std::vector<Tensor>& v) { return linear(v[0], v[1], v[2], m); }, {x, w, b});
+    require_gradcheck([m](const std::vector<Tensor>& v) { return linear(v[0], v[1], Tensor(), m); }, {x, w});
+}
+
+TEST_CASE("linear with a weight mask computes with W*M; pruned weights get exactly zero gradient",
+          "[ops][linear][mask]") {
+    const Tensor m = weight_mask(6, 8);
+    Tensor mf = Tensor::from_vector(m.to_vector_f32(), {6, 8});
+    for (const char* mode : {"ref", "fast"}) {
+        CAPTURE(mode);
+        KernelModeGuard g(mode);
+        Tensor x = input({4, 8}, 1, DType::F32), w = input({6, 8}, 2, DType::F32), b = input({6}, 3, DType::F32);
+        Tensor dy = input({4, 6}, 4, DType::F32, -1.0, 1.0, false);
+        Tensor y = linear(x, w, b, m);
+        sum(mul(y, dy)).backward();
+        const auto dw = w.grad().to_vector_f32(), wv = w.to_vector_f32();
+        const auto mv = m.to_vector_f32();
+        for (size_t i = 0; i < mv.size(); ++i)
+            if (mv[i] == 0.0f) REQUIRE(dw[i] == 0.0f);
+        REQUIRE(w.to_vector_f32() == wv);  // the weight itself is untouched
+        // the numbers of masking the weight first, linear(x, W*M, b): the same ones from the fast kernels; the
+        // reference loops may differ in the last bit (the compiler may fuse multiply-adds in one loop, not the other)
+        Tensor x2 = input({4, 8}, 1, DType::F32), w2 = input({6, 8}, 2, DType::F32), b2 = input({6}, 3, DType::F32);
+        Tensor y2 = linear(x2, mul(w2, mf), b2);
+        sum(mul(y2, dy)).backward();
+        const FastRefTol tol = std::string(mode) == "fast" ? FastRefTol{0.0, 0.0} : FastRefTol{1e-6, 1e-6};
+        require_close(y2, y, tol, "y");
+        require_close(x2.grad(), x.grad(), tol, "dx");
+        require_close(w2.grad(), w.grad(), tol, "dW");
+        require_close(b2.grad(), b.grad(), tol, "db");
+    }
+}
+
+TEST_CASE("linear with a weight mask: fast (oneDNN, then dW * M) matches ref", "[ops][linear][mask][fast]") {
+    auto [xs, in, out] = GENERATE(table<Shape, int64_t, int64_t>(
+        {{{4, 7, 48}, 48, 40}, {{64, 128}, 128, 96}, {{1, 1}, 1, 1}, {{3, 5}, 5, 1}}));
+    CAPTURE(shape_str(xs), in, out);
+    const Tensor m = weight_mask(out, in);
+    Tensor x = input(xs, 3, DType::F32), w = input({out, in}, 4, DType::F32), b = input({out}, 5, DType::F32);
+    const FastRefTol tol{2e-5 * static_cast<double>(std::max<int64_t>({in, out, shape_numel(xs) / in})), 1e-4};
+    require_fast_matches_ref([m](const std::vector<Tensor>& v) { return linear(v[0], v[1], v[2], m); }, {x, w, b}, tol);
+    require_fast_matches_ref([m](const std::vector<Tensor>& v) { return linear(v[0], v[1], Tensor(), m); }, {x, w}, tol);
+    {
+        MatmulPrecisionGuard bf16("bf16");
+        require_fast_matches_ref([m](const std::vector<Tensor>& v) { return linear(v[0], v[1], v[2], m); }, {x, w, b},
+                                 FastRefTol{2e-3, 1e-4});
+    }
+    KernelModeGuard check("check");  // the dispatcher's own comparison (KernelMismatch) agrees
+    Shape ys = xs;
+    ys.back() = out;
+    linear(x, w, b, m).backward(input(ys, 6, DType::F32, -1.0, 1.0, false));
+}
+
 TEST_CASE("matmul/linear bad shapes name the op and both shapes", "[ops][matmul][errors]") {
     Tensor a = Tensor::zeros({8, 128, 768}), b = Tensor::zeros({512, 768});
     REQUIRE_THROWS_AS(matmul(a, b), ShapeError);
@@ -79,6 +147,10 @@ TEST_CASE("matmul/linear bad shapes name the op and both shapes", "[ops][matmul]
                         Contains("linear") && Contains("[2,3]") && Contains("[4,5]"));
     REQUIRE_THROWS_WITH(linear(Tensor::zeros({2, 3}), Tensor::zeros({4, 3}), Tensor::zeros({3})),
                         Contains("bias") && Contains("[3]"));
+    REQUIRE_THROWS_WITH(linear(Tensor::zeros({2, 3}), Tensor::zeros({4, 3}), Tensor(), Tensor::zeros({4, 3})),
+                        Contains("linear") && Contains("mask") && Contains("u8") && Contains("f32[4,3]"));
+    REQUIRE_THROWS_WITH(linear(Tensor::zeros({2, 3}), Tensor::zeros({4, 3}), Tensor(), Tensor::zeros({3, 4}, DType::U8)),
+                        Contains("mask") && Contains("[4,3]") && Contains("[3,4]"));
 }
 
 TEST_CASE("bfloat16 rounding: nearest, ties to even, NaN and infinities kept", "[ops][matmul][bf16]") {

@@ -56,9 +56,11 @@ public:
     void set_cls_only_last_layer(bool on) { cls_only_last_layer_ = on; }
     bool cls_only_last_layer() const { return cls_only_last_layer_; }
     // Module's hook (activation pruning calls it on the root): turns the [CLS]-only last layer off for good.
-    void require_full_sequence() override {
-        set_cls_only_last_layer(false);
-        Module::require_full_sequence();
+    bool set_full_sequence(bool on) override {
+        const bool was = !cls_only_last_layer_;
+        set_cls_only_last_layer(!on);
+        Module::set_full_sequence(on);
+        return was;
     }
 
 private:

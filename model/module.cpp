@@ -77,8 +77,10 @@ void Module::train(bool on) {
     for (auto& [n, c] : children_) c->train(on);
 }
 
-void Module::require_full_sequence() {
-    for (auto& [n, c] : children_) c->require_full_sequence();
+bool Module::set_full_sequence(bool on) {
+    bool was = false;
+    for (auto& [n, c] : children_) was = c->set_full_sequence(on) || was;
+    return was;
 }
 
 int64_t Module::num_parameters() const {

@@ -43,7 +43,10 @@ public:
     // the classifier reads: same logits and gradients, less work). Anything that looks at whole activation
     // tensors inside the model calls this on the root first: activation pruning takes its thresholds over a
     // layer's whole input, so every position must be there. The default passes the request to every child.
-    virtual void require_full_sequence();
+    void require_full_sequence() { set_full_sequence(true); }
+    // The same, undoable: on = true computes every position, false allows the shortcut again. Returns whether
+    // every position was computed before (for calibration, which looks at whole activations only for a while).
+    virtual bool set_full_sequence(bool on);
     int64_t num_parameters() const;
 
 protected:

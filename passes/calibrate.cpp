@@ -3,7 +3,6 @@
 #include <cmath>
 #include <map>
 
-#include "model/bert.h"
 #include "model/compressed_linear.h"
 #include "passes/quantize.h"
 
@@ -47,11 +46,9 @@ std::vector<CalibratedLayer> calibrate(model::Module& model, const std::function
         formats.push_back(*c->quant());
         c->set_quant(std::nullopt);
     }
-    auto* bert = dynamic_cast<model::BertForSequenceClassification*>(&model);
-    const bool cls_only = bert && bert->cls_only_last_layer();
-    if (bert) bert->set_cls_only_last_layer(false);
+    const bool was_full = model.set_full_sequence(true);
     run_batches();
-    if (bert) bert->set_cls_only_last_layer(cls_only);
+    model.set_full_sequence(was_full);
     for (size_t i = 0; i < layers.size(); ++i) {
         layers[i].second->set_observer(nullptr);
         layers[i].second->set_quant(formats[i]);

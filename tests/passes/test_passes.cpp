@@ -461,6 +461,34 @@ TEST_CASE("calibration observes the float model, not the uncalibrated formats", 
     REQUIRE(dynamic_cast<model::CompressedLinear&>(n->child("a")).quant()->weight.width == 4);  // formats back on
 }
 
+TEST_CASE("calibration sees every position of BERT's last layer, then leaves the [CLS]-only shortcut as it was",
+          "[passes][calibrate]") {
+    model::BertConfig c = model::BertConfig::preset("tiny");
+    c.vocab_size = 100;
+    c.hidden_size = 32, c.intermediate_size = 64, c.num_attention_heads = 2;
+    Rng rng(4);
+    model::BertForSequenceClassification m(c, rng);
+    m.train(false);
+    passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 4}));
+    const Tensor ids = qbert::test::ids_tensor({2, 6}, 100, 3);
+    const Tensor mask = Tensor::full({2, 6}, 1.0, DType::I32);
+    for (const bool cls_only : {true, false}) {
+        m.set_cls_only_last_layer(cls_only);
+        int64_t rows_seen = 0;  // rows of the last layer's FFN output Linear during calibration
+        passes::calibrate(m, [&] {
+            NoGradGuard ng;
+            Rng drop(0);
+            for (const auto& [name, mod] : m.named_modules())
+                if (name == "bert.encoder.layer.1.output.dense")
+                    dynamic_cast<model::CompressedLinear&>(*mod).set_observer(
+                        [&](const model::CompressedLinear&, const Tensor& in) { rows_seen = in.numel() / in.size(-1); });
+            (void)m.logits(ids, mask, drop);
+        });
+        CHECK(rows_seen == 12);  // 2 x 6 positions, not the 2 [CLS] rows
+        CHECK(m.cls_only_last_layer() == cls_only);
+    }
+}
+
 TEST_CASE("a quantized and pruned BERT checkpoint round-trips: masks as u8 datasets, same logits", "[passes][checkpoint]") {
     model::BertConfig c = model::BertConfig::preset("tiny");
     c.vocab_size = 100;

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "experiments/objectives/nas.h"
 #include "experiments/progress_hooks.h"
@@ -51,9 +52,10 @@ Profile profile(const std::string& name) {
 std::vector<double> best_so_far(const std::vector<FrozenTrial>& trials, int64_t n) {
     const auto best = Study::best_so_far(trials, search::Direction::Maximize);
     std::vector<double> out;
+    std::optional<double> last;
     for (int64_t i = 0; i < n; ++i) {
-        const size_t k = std::min(static_cast<size_t>(i), best.size() - (best.empty() ? 0 : 1));
-        out.push_back(best.empty() || !best[k] ? NAN : *best[k]);
+        if (i < static_cast<int64_t>(best.size())) last = best[static_cast<size_t>(i)];  // later: the final best
+        out.push_back(last ? *last : NAN);
     }
     return out;
 }

@@ -29,6 +29,7 @@ NasObjective::NasObjective(model::TrainConfig cfg, NasOptions o, const std::func
         quant_ = passes::QuantizeConfig::from_file(o_.quant_config);
         prune_ = passes::PruneConfig::from_file(o_.prune_config);
     }
+    tag_ = o_.tag();
     if (!o_.trained_dir.empty()) cache_ = std::make_unique<TrainedCache>(o_.trained_dir);
     engine::set_num_threads(cfg_.threads);
     engine::set_matmul_precision(cfg_.matmul_precision);  // train.matmul_precision, as train() applies it
@@ -121,7 +122,7 @@ double NasObjective::operator()(search::Trial& t) {
     auto m = build(t);
     const json arch = t.frozen().user_attrs.at("architecture");
     if (cache_) {
-        if (const auto r = cache_->result(arch, o_.tag())) {  // this objective has seen this architecture
+        if (const auto r = cache_->result(arch, tag_)) {  // this objective has seen this architecture
             for (const auto& [k, v] : r->user_attrs.items()) t.set_user_attr(k, v);
             t.set_user_attr("reused_from", r->from);
             std::printf("  trained before (%s): value %.4f reused\n", r->from.c_str(), r->value);
@@ -130,7 +131,7 @@ double NasObjective::operator()(search::Trial& t) {
     }
     const double value = train_and_compress(t, m);
     if (cache_)
-        cache_->save_result(arch, o_.tag(),
+        cache_->save_result(arch, tag_,
                             {value, t.frozen().user_attrs, t.study_name() + "#" + std::to_string(t.number())});
     last_ = std::move(m);
     return value;

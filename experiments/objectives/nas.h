@@ -71,6 +71,7 @@ private:
     double train_and_compress(search::Trial& t, std::unique_ptr<model::BertForSequenceClassification>& m);
     model::TrainConfig cfg_;
     NasOptions o_;
+    std::string tag_;  // o_.tag(), read once (it may hash the compression configs' files)
     std::unique_ptr<TrainedCache> cache_;
     passes::QuantizeConfig quant_;
     passes::PruneConfig prune_;

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "engine/kernels/binary_op.h"
+#include "engine/kernels/format_math.h"
 
 namespace qbert::engine::fast {
 
@@ -59,6 +60,8 @@ inline void thread_range(int64_t n, int ith, int nth, int64_t& begin, int64_t& e
     end = std::min<int64_t>(n, begin + chunk);
 }
 
+// Number formats (ops/formats.h), same contract as ref::format_quant_forward_ref.
+void format_quant_forward_fast(const float* x, float* y, int64_t n, const kernels::FormatArgs& a);
 void fake_quant_forward_fast(const float* x, float* y, int64_t n, float scale, float qmin, float qmax, bool floor);
 void fake_quant_clipped_backward_fast(const float* x, const float* dy, float* dx, int64_t n, float scale, float qmin,
                                       float qmax, bool floor);

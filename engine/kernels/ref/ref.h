@@ -10,6 +10,7 @@
 
 #include "engine/core/shape.h"
 #include "engine/kernels/binary_op.h"
+#include "engine/kernels/format_math.h"
 
 namespace qbert::engine::ref {
 
@@ -103,6 +104,10 @@ void fake_quant_forward_ref(const T* x, T* y, int64_t n, T scale, T qmin, T qmax
 // Clipped straight-through estimator: dx = dy where qmin <= round(x * scale) <= qmax, else 0.
 template <class T>
 void fake_quant_clipped_backward_ref(const T* x, const T* dy, T* dx, int64_t n, T scale, T qmin, T qmax, bool floor);
+
+// The number formats of ops/formats.h (float32 only, as Mase computes them): y = Q(x) with the formulas of
+// kernels/format_math.h; block formats first take each block's maximum magnitude.
+void format_quant_forward_ref(const float* x, float* y, int64_t n, const kernels::FormatArgs& a);
 
 // Keep masks for pruning (ops/mask.h): 1 keeps an element, 0 prunes it.
 // random: mask[i] = hash_uniform(seed, i) < sparsity ? 0 : 1   (core/rng.h: a pure function of (seed, i))

@@ -40,13 +40,26 @@ void register_compress_commands(CLI::App& app, CompressCommands& c) {
     c.analyze = app.add_subcommand("analyze", "per-layer parameters, non-zeros, sparsity, bits and deployed size");
     c.analyze->add_option("--checkpoint", o.checkpoint, "checkpoint (.h5)")->required();
 
-    c.fake_quant = app.add_subcommand("fake-quant", "quantize each number on stdin (one per line) and print it");
-    c.fake_quant->add_option("--format", o.format, "integer (fixed point)")->capture_default_str();
-    c.fake_quant->add_option("--width", o.width, "total bits, sign included")->capture_default_str();
-    c.fake_quant->add_option("--frac-width", o.frac_width, "bits after the binary point")->capture_default_str();
-    c.fake_quant->add_flag("--floor", o.floor, "floor instead of round half to even");
-    c.fake_quant->add_flag("--unsigned", o.is_unsigned, "unsigned range [0, 2^width - 1]");
-    c.fake_quant->add_flag("--explain", o.explain, "show each step: scaled, rounded, clamped, dequantized, error");
+    c.fake_quant = app.add_subcommand("fake-quant",
+                                      "quantize the numbers on stdin (whitespace-separated) and print one result per line");
+    auto* fq = c.fake_quant;
+    fq->add_option("--format", o.format,
+                   "integer | minifloat_denorm | minifloat_ieee | log | block_fp | block_minifloat | block_log | binary | ternary")
+        ->capture_default_str();
+    fq->add_option("--width", o.width, "total bits, sign included (log: 1 sign + width-1 exponent bits)")->capture_default_str();
+    fq->add_option("--frac-width", o.frac_width, "integer: bits after the binary point")->capture_default_str();
+    fq->add_flag("--floor", o.floor, "integer: floor instead of round half to even");
+    fq->add_flag("--unsigned", o.is_unsigned, "integer: unsigned range [0, 2^width - 1]");
+    fq->add_option("--exponent-width", o.exponent_width, "minifloat_*, block_fp, block_minifloat: exponent bits E");
+    fq->add_option("--exponent-bias", o.exponent_bias, "minifloat_*, log, block_fp: exponent bias (default 2^(E-1)-1)");
+    fq->add_option("--exponent-bias-width", o.exponent_bias_width, "block_minifloat, block_log: bits of the shared bias");
+    fq->add_option("--block-size", o.block_size, "block formats: block shape, comma-separated (16 or 1,16), right-aligned");
+    fq->add_flag("--skip-first-dim", o.skip_first_dim, "block formats: block each row (sample) on its own, as for activations");
+    fq->add_option("--shape", o.shape, "the values as a row-major matrix R,C (default: one vector)");
+    fq->add_flag("--stochastic", o.stochastic, "binary: +1 with probability clamp((x+1)/2, 0, 1)");
+    fq->add_option("--seed", o.seed, "binary --stochastic: seed of the draws")->capture_default_str();
+    fq->add_flag("--scaling", o.scaling, "ternary: scale the survivors by their mean magnitude");
+    fq->add_flag("--explain", o.explain, "show each step (scaled, rounded, clamped; exponent, mantissa, block) and the error");
 }
 
 std::optional<int> run_compress_commands(const CompressCommands& c) {

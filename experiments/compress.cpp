@@ -67,38 +67,119 @@ int run_analyze(const CompressOptions& o) {
     return 0;
 }
 
-// One number per stdin line -> its quantized value (%.9g); --explain prints each step.
+namespace {
+// "16" / "1,16" / "3,4" -> integers; errors name the option.
+std::vector<int64_t> int_list(const std::string& text, const std::string& option) {
+    std::vector<int64_t> v;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        const size_t end = std::min(text.find(',', pos), text.size());
+        const std::string item = text.substr(pos, end - pos);
+        char* stop = nullptr;
+        const long long x = std::strtoll(item.c_str(), &stop, 10);
+        if (item.empty() || *stop != '\0')
+            throw Error(option + " '" + text + "': '" + item + "' is not an integer (comma-separated list expected)");
+        v.push_back(x);
+        pos = end + 1;
+    }
+    return v;
+}
+
+// The number format the fake-quant options describe; errors name the missing or bad option.
+engine::NumberFormat format_from_options(const CompressOptions& o) {
+    using engine::FormatKind;
+    const auto kind = engine::parse_format(o.format);
+    if (!kind || *kind == FormatKind::Fp32)
+        throw Error("--format '" + o.format + "' is not a format; valid: " + engine::format_names());
+    engine::NumberFormat f;
+    f.kind = *kind;
+    f.width = o.width;
+    f.frac_width = o.frac_width;
+    f.floor = o.floor;
+    f.is_signed = !o.is_unsigned;
+    f.skip_first_dim = o.skip_first_dim;
+    f.stochastic = o.stochastic;
+    f.scaling = o.scaling;
+    const bool minifloat = *kind == FormatKind::MinifloatDenorm || *kind == FormatKind::MinifloatIeee;
+    const bool needs_e = minifloat || *kind == FormatKind::BlockFp || *kind == FormatKind::BlockMinifloat;
+    const bool needs_bw = *kind == FormatKind::BlockMinifloat || *kind == FormatKind::BlockLog;
+    const bool takes_bias = minifloat || *kind == FormatKind::Log || *kind == FormatKind::BlockFp;
+    auto need = [&](bool cond, const char* opt) {
+        if (cond) throw Error(std::string("--format ") + o.format + " needs " + opt);
+    };
+    auto reject = [&](bool given, const char* opt) {
+        if (given) throw Error(std::string(opt) + " does not apply to --format " + o.format);
+    };
+    need(needs_e && !o.exponent_width, "--exponent-width E");
+    need(needs_bw && !o.exponent_bias_width, "--exponent-bias-width BW");
+    need(engine::is_block(*kind) && o.block_size.empty(), "--block-size LIST (e.g. 16 or 1,16)");
+    reject(!needs_e && o.exponent_width.has_value(), "--exponent-width");
+    reject(!needs_bw && o.exponent_bias_width.has_value(), "--exponent-bias-width");
+    reject(!takes_bias && o.exponent_bias.has_value(), "--exponent-bias");
+    reject(!engine::is_block(*kind) && !o.block_size.empty(), "--block-size");
+    reject(!engine::is_block(*kind) && o.skip_first_dim, "--skip-first-dim");
+    reject(*kind != FormatKind::Integer && (o.floor || o.is_unsigned), "--floor/--unsigned");
+    reject(*kind != FormatKind::Binary && o.stochastic, "--stochastic");
+    reject(*kind != FormatKind::Ternary && o.scaling, "--scaling");
+    if (o.exponent_width) f.exponent_width = *o.exponent_width;
+    if (o.exponent_bias_width) f.exponent_bias_width = *o.exponent_bias_width;
+    f.exponent_bias = o.exponent_bias;
+    if (!o.block_size.empty()) f.block_size = int_list(o.block_size, "--block-size");
+    f.validate("fake-quant");
+    return f;
+}
+}  // namespace
+
+// The whitespace-separated numbers on stdin -> their quantized values, one per line (%.9g); --explain prints
+// each step.
 int run_fake_quant(const CompressOptions& o, std::istream& in) {
-    if (o.format != "integer") throw Error("--format '" + o.format + "' is not supported yet; valid: integer");
-    const engine::FixedPoint q{o.width, o.frac_width, !o.is_unsigned, o.floor};
-    q.validate("fake-quant");
-    if (o.explain)
-        std::printf("# %s: step 2^-%d = %.9g, integers [%.0f, %.0f], values [%.9g, %.9g], rounding %s\n",
-                    q.str().c_str(), q.frac_width, 1.0 / q.scale(), q.qmin(), q.qmax(), q.min_value(), q.max_value(),
-                    q.floor ? "floor" : "half to even");
-    std::string line;
-    int64_t lineno = 0;
-    while (std::getline(in, line)) {
-        ++lineno;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const engine::NumberFormat f = format_from_options(o);
+    std::vector<float> xs;
+    std::string tok;
+    while (in >> tok) {
         char* end = nullptr;
-        const float x = std::strtof(line.c_str(), &end);
-        if (end == line.c_str() || std::string(end).find_first_not_of(" \t\r") != std::string::npos)
-            throw Error("stdin line " + std::to_string(lineno) + ": '" + line + "' is not a number");
-        engine::NoGradGuard ng;
-        // the real kernel, not a re-implementation
-        const float y = engine::fake_quant(engine::Tensor::from_vector(std::vector<float>{x}, {1}), q).item();
-        if (!o.explain) {
-            std::printf("%.9g\n", static_cast<double>(y));
-            continue;
-        }
-        const float scaled = x * static_cast<float>(q.scale());
+        const float x = std::strtof(tok.c_str(), &end);
+        if (end == tok.c_str() || *end != '\0')
+            throw Error("stdin value " + std::to_string(xs.size() + 1) + ": '" + tok + "' is not a number");
+        xs.push_back(x);
+    }
+    engine::Shape shape{static_cast<int64_t>(xs.size())};
+    if (!o.shape.empty()) {
+        shape = int_list(o.shape, "--shape");
+        for (int64_t d : shape)
+            if (d < 1) throw Error("--shape '" + o.shape + "': dimensions must be >= 1");
+        if (engine::shape_numel(shape) != static_cast<int64_t>(xs.size()))
+            throw Error("--shape " + o.shape + " holds " + std::to_string(engine::shape_numel(shape)) +
+                        " values, but stdin gave " + std::to_string(xs.size()));
+    }
+    if (xs.empty()) return 0;
+    engine::NoGradGuard ng;
+    engine::Rng rng(o.seed);
+    const engine::Tensor x = engine::Tensor::from_vector(xs, shape);
+    const engine::Tensor y = engine::quantize(x, f, engine::Ste::Identity, &rng);  // the real kernel
+    const std::vector<float> ys = y.to_vector_f32();
+    if (!o.explain) {
+        for (float v : ys) std::printf("%.9g\n", static_cast<double>(v));
+        return 0;
+    }
+    if (f.kind != engine::FormatKind::Integer) {
+        std::printf("# %s\n", f.str().c_str());
+        for (const std::string& line : engine::explain_quantize(x, y, f)) std::printf("%s\n", line.c_str());
+        return 0;
+    }
+    const engine::FixedPoint q = f.fixed_point();
+    std::printf("# %s: step 2^-%d = %.9g, integers [%.0f, %.0f], values [%.9g, %.9g], rounding %s\n", q.str().c_str(),
+                q.frac_width, 1.0 / q.scale(), q.qmin(), q.qmax(), q.min_value(), q.max_value(),
+                q.floor ? "floor" : "half to even");
+    for (size_t i = 0; i < xs.size(); ++i) {
+        const float xv = xs[i];
+        const float scaled = xv * static_cast<float>(q.scale());
         const float rounded = q.floor ? std::floor(scaled) : std::nearbyint(scaled);
         const float clamped = std::min(std::max(rounded, static_cast<float>(q.qmin())), static_cast<float>(q.qmax()));
         std::printf("x=%.9g scaled=x*2^%d=%.9g rounded=%.9g clamped=%.9g%s dequantized=%.9g error=%.9g\n",
-                    static_cast<double>(x), q.frac_width, static_cast<double>(scaled), static_cast<double>(rounded),
-                    static_cast<double>(clamped), clamped != rounded ? " (saturated)" : "", static_cast<double>(y),
-                    static_cast<double>(y - x));
+                    static_cast<double>(xv), q.frac_width, static_cast<double>(scaled), static_cast<double>(rounded),
+                    static_cast<double>(clamped), clamped != rounded ? " (saturated)" : "", static_cast<double>(ys[i]),
+                    static_cast<double>(ys[i] - xv));
     }
     return 0;
 }

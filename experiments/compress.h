@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <istream>
+#include <optional>
 #include <string>
 
 namespace qbert::experiments {
@@ -20,17 +21,22 @@ struct CompressOptions {
     int64_t calib_batches = 8;
     uint64_t seed = 0;
     int threads = 2;
-    // fake-quant
+    // fake-quant (the number format, as `qbert fake-quant --help` lists)
     std::string format = "integer";
     int width = 8, frac_width = 4;
     bool floor = false, is_unsigned = false, explain = false;
+    std::optional<int> exponent_width, exponent_bias, exponent_bias_width;
+    std::string block_size;  // "16" or "1,16"
+    std::string shape;       // "R,C": the values as a row-major matrix (default: one vector)
+    bool skip_first_dim = false, stochastic = false, scaling = false;
 };
 
 // Each prints its result lines on stdout ("accuracy_before=0.8677 n=25000", ...) and returns the exit code.
 int run_quantize(const CompressOptions& o);
 int run_prune(const CompressOptions& o);
 int run_analyze(const CompressOptions& o);
-// One number per line of `in` -> its quantized value (%.9g); with o.explain, each step.
+// The whitespace-separated numbers of `in` -> their quantized values, one per line (%.9g), in input order;
+// with o.explain, each step.
 int run_fake_quant(const CompressOptions& o, std::istream& in);
 
 }  // namespace qbert::experiments

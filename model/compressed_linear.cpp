@@ -14,6 +14,7 @@ void CompressedLinear::set_quant(std::optional<LinearQuantConfig> q) {
         q->weight.validate("weight");
         q->bias.validate("bias");
         if (q->data_out) q->data_out->validate("data_out");
+        quant_rng_ = Rng(q->seed).fork("binarize");
     }
     quant_ = std::move(q);
 }
@@ -78,14 +79,13 @@ Tensor CompressedLinear::forward(const Tensor& x_in) {
     Tensor w = weight();
     Tensor b = bias();
     if (quant_) {
-        x = fake_quant(x, quant_->data_in, quant_->ste);
-        // Q(W), masked inside linear: Q(W) ⊙ M = Q(W ⊙ M) since Q(0) = 0 for every format, and the STE's
-        // gradient is multiplied by M there (see docs/design.md)
-        w = fake_quant(w, quant_->weight, quant_->ste);
-        if (b.defined()) b = fake_quant(b, quant_->bias, quant_->ste);
+        x = quantize(x, quant_->data_in, quant_->ste, &quant_rng_);
+        // Q(W), masked inside linear (Q(W) ⊙ M; see the header), and the STE's gradient is multiplied by M there
+        w = quantize(w, quant_->weight, quant_->ste, &quant_rng_);
+        if (b.defined()) b = quantize(b, quant_->bias, quant_->ste, &quant_rng_);
     }
     Tensor y = linear(x, w, b, mask_u8_);  // y = x (w ⊙ M)^T + b; dW = M ⊙ (dy^T x)
-    if (quant_ && quant_->data_out) y = fake_quant(y, *quant_->data_out, quant_->ste);
+    if (quant_ && quant_->data_out) y = quantize(y, *quant_->data_out, quant_->ste, &quant_rng_);
     return y;
 }
 
@@ -102,17 +102,48 @@ CompressedLinear& compress_layer(Module& root, const std::string& name) {
     throw Error(detail::concat("no layer named '", name, "'"));
 }
 
-namespace {
 using nlohmann::json;
 
-json fp_json(const FixedPoint& q) {
-    return json{{"width", q.width}, {"frac_width", q.frac_width}, {"is_signed", q.is_signed}, {"floor", q.floor}};
+json number_format_json(const NumberFormat& f) {
+    json j{{"format", format_name(f.kind)}};
+    switch (f.kind) {
+        case FormatKind::Fp32: break;
+        case FormatKind::Integer:
+            j.update({{"width", f.width}, {"frac_width", f.frac_width}, {"is_signed", f.is_signed}, {"floor", f.floor}});
+            break;
+        case FormatKind::Binary: j["stochastic"] = f.stochastic; break;
+        case FormatKind::Ternary: j["scaling"] = f.scaling; break;
+        default:
+            j["width"] = f.width;
+            if (f.kind != FormatKind::Log && f.kind != FormatKind::BlockLog) j["exponent_width"] = f.exponent_width;
+            if (f.kind == FormatKind::BlockMinifloat || f.kind == FormatKind::BlockLog)
+                j["exponent_bias_width"] = f.exponent_bias_width;
+            else
+                j["exponent_bias"] = f.exponent_bias ? json(*f.exponent_bias) : json();
+            if (is_block(f.kind)) j.update({{"block_size", f.block_size}, {"skip_first_dim", f.skip_first_dim}});
+    }
+    return j;
 }
-FixedPoint fp_from(const json& j) {
-    return FixedPoint{j.at("width").get<int>(), j.at("frac_width").get<int>(), j.at("is_signed").get<bool>(),
-                      j.at("floor").get<bool>()};
+
+NumberFormat number_format_from_json(const json& j) {
+    NumberFormat f;
+    const std::string name = j.value("format", std::string("integer"));
+    const auto kind = parse_format(name);
+    if (!kind) throw Error("unknown number format '" + name + "' (valid: " + format_names() + ")");
+    f.kind = *kind;
+    if (j.contains("width")) f.width = j.at("width").get<int>();
+    if (j.contains("frac_width")) f.frac_width = j.at("frac_width").get<int>();
+    if (j.contains("is_signed")) f.is_signed = j.at("is_signed").get<bool>();
+    if (j.contains("floor")) f.floor = j.at("floor").get<bool>();
+    if (j.contains("exponent_width")) f.exponent_width = j.at("exponent_width").get<int>();
+    if (j.contains("exponent_bias") && !j.at("exponent_bias").is_null()) f.exponent_bias = j.at("exponent_bias").get<int>();
+    if (j.contains("exponent_bias_width")) f.exponent_bias_width = j.at("exponent_bias_width").get<int>();
+    if (j.contains("block_size")) f.block_size = j.at("block_size").get<std::vector<int64_t>>();
+    if (j.contains("skip_first_dim")) f.skip_first_dim = j.at("skip_first_dim").get<bool>();
+    if (j.contains("stochastic")) f.stochastic = j.at("stochastic").get<bool>();
+    if (j.contains("scaling")) f.scaling = j.at("scaling").get<bool>();
+    return f;
 }
-}  // namespace
 
 std::string compression_state_json(const Module& root) {
     json layers = json::object();
@@ -122,9 +153,12 @@ std::string compression_state_json(const Module& root) {
         json l;
         if (c->quant()) {
             const LinearQuantConfig& q = *c->quant();
-            l["quant"] = {{"data_in", fp_json(q.data_in)}, {"weight", fp_json(q.weight)}, {"bias", fp_json(q.bias)},
-                          {"data_out", q.data_out ? fp_json(*q.data_out) : json()},
-                          {"ste", q.ste == Ste::Clipped ? "clipped" : "identity"}};
+            l["quant"] = {{"data_in", number_format_json(q.data_in)},
+                          {"weight", number_format_json(q.weight)},
+                          {"bias", number_format_json(q.bias)},
+                          {"data_out", q.data_out ? number_format_json(*q.data_out) : json()},
+                          {"ste", q.ste == Ste::Clipped ? "clipped" : "identity"},
+                          {"seed", q.seed}};
         } else {
             l["quant"] = nullptr;
         }
@@ -154,9 +188,11 @@ void apply_compression_state(Module& root, const std::string& text, const std::s
             CompressedLinear& c = compress_layer(root, name);
             if (!l.at("quant").is_null()) {
                 const json& q = l.at("quant");
-                LinearQuantConfig cfg{fp_from(q.at("data_in")), fp_from(q.at("weight")), fp_from(q.at("bias")),
-                                      std::nullopt, q.at("ste").get<std::string>() == "clipped" ? Ste::Clipped : Ste::Identity};
-                if (!q.at("data_out").is_null()) cfg.data_out = fp_from(q.at("data_out"));
+                LinearQuantConfig cfg{number_format_from_json(q.at("data_in")), number_format_from_json(q.at("weight")),
+                                      number_format_from_json(q.at("bias")), std::nullopt,
+                                      q.at("ste").get<std::string>() == "clipped" ? Ste::Clipped : Ste::Identity,
+                                      q.value("seed", uint64_t{0})};
+                if (!q.at("data_out").is_null()) cfg.data_out = number_format_from_json(q.at("data_out"));
                 c.set_quant(cfg);
             }
             if (l.at("weight_mask").get<bool>()) c.set_weight_mask(Tensor::full(c.weight().shape(), 1.0, DType::U8));
@@ -176,6 +212,8 @@ void apply_compression_state(Module& root, const std::string& text, const std::s
     } catch (const json::exception& e) {
         throw Error(detail::concat(source, ": compression state", layer.empty() ? "" : " of layer '" + layer + "'",
                                    " is malformed: ", e.what()));
+    } catch (const Error& e) {
+        throw Error(detail::concat(source, ": compression state of layer '", layer, "': ", e.what()));
     }
 }
 

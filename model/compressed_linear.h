@@ -3,13 +3,17 @@
 //
 //   x  = x * act_mask(x)                 activation pruning: a mask computed from this very input, each call
 //                                        (engine::threshold_keep_mask or random_keep_mask)
-//   xq = Q(x; data_in)  Wq = Q(W; weight)  bq = Q(b; bias)     fixed-point fake quantization
+//   xq = Q(x; data_in)  Wq = Q(W; weight)  bq = Q(b; bias)     fake quantization, each operand in its own
+//                                        number format (engine/ops/formats.h: integer, minifloat, log, block,
+//                                        binary, ternary, or fp32 = left alone)
 //   y  = xq (Wq ⊙ M)^T + bq              engine::linear with the weight mask M (weight pruning: a fixed 0/1
 //                                        mask; masked entries get exactly zero gradient), then y = Q(y; data_out)
 //
 // Mase masks first and then quantizes, Q(W ⊙ M); we quantize first and let linear apply the mask, Q(W) ⊙ M.
-// The two are equal for every fixed-point format, since Q(0) = 0 (0 always lies in [qmin, qmax]), and the
-// straight-through gradient is multiplied by M either way.
+// The two are equal for every format with Q(0) = 0 (fixed point, the minifloats and block_fp pass 0 through),
+// and the straight-through gradient is multiplied by M either way. Formats without a zero (log, block_log,
+// binary) and those whose statistics see the zeros (ternary's threshold, block maxima) differ: Q(W) ⊙ M keeps
+// pruned weights at exactly 0, which is what a pruned deployment stores (docs/formats.md).
 //
 // The fp32 weight stays the trained shadow parameter (the same tensor the wrapped Linear had). The mask is a
 // u8 buffer named "weight_mask", saved beside the weight. Every part is optional; a CompressedLinear with none
@@ -20,16 +24,21 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "engine/ops/formats.h"
 #include "model/module.h"
 
 namespace qbert::model {
 
-// Mase's LinearInteger config: data_in_width, data_in_frac_width, weight_width, weight_frac_width,
-// bias_width, bias_frac_width (all required), data_out_width/data_out_frac_width (optional), floor.
+// The quantization of one Linear, as Mase's Linear<Format> configs (passes/quantize.h reads them): a number
+// format per operand (fp32 = left alone; binary and ternary layers quantize only the weight, as Mase's
+// LinearBinary), an optional fixed-point output, the STE, and the seed of stochastic binarization.
 struct LinearQuantConfig {
-    engine::FixedPoint data_in, weight, bias;
-    std::optional<engine::FixedPoint> data_out;
+    engine::NumberFormat data_in, weight, bias;
+    std::optional<engine::NumberFormat> data_out;
     engine::Ste ste = engine::Ste::Identity;
+    uint64_t seed = 0;
     bool operator==(const LinearQuantConfig&) const = default;
 };
 
@@ -76,6 +85,7 @@ private:
     Tensor mask_u8_;  // the saved u8 mask, read by linear()
     std::optional<ActivationPruneConfig> act_;
     engine::Rng act_rng_{0};
+    engine::Rng quant_rng_{0};  // stochastic binarization
     Observer observer_;
 };
 
@@ -86,6 +96,10 @@ CompressedLinear& compress_layer(Module& root, const std::string& name);
 //   {"layers": {"<name>": {"quant": {...} | null, "weight_mask": true|false, "activation": {...} | null}}}
 // Masks themselves are tensors: the "<name>.weight_mask" buffers.
 std::string compression_state_json(const Module& root);
+// A number format as JSON ({"format": "minifloat_ieee", "width": 8, ...}: only the fields the format uses) and
+// back; JSON without "format" is a fixed-point format (checkpoints written before the other formats existed).
+nlohmann::json number_format_json(const engine::NumberFormat& f);
+engine::NumberFormat number_format_from_json(const nlohmann::json& j);
 // Rebuilds that state on a fresh model: wraps the named layers, sets quantization and activation pruning,
 // and installs all-ones masks where masks exist (to be overwritten by the checkpoint's buffers). Errors name
 // `source` and the layer.

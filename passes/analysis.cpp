@@ -35,14 +35,15 @@ ModelStats analyze(const model::Module& m) {
         const int64_t bp = lin->bias().defined() ? lin->bias().numel() : 0;
         l.params = w.numel() + bp;
         l.nonzero = wn + bn;
-        l.format = "fp32";
-        double bias_bits = 32;
-        if (c && c->quant()) {
-            l.format = c->quant()->weight.str();
-            l.weight_bits = c->quant()->weight.width;
-            bias_bits = c->quant()->bias.width;
-        }
-        l.bytes = (static_cast<double>(wn) * l.weight_bits + static_cast<double>(bn) * bias_bits) / 8.0;
+        // Each stored non-zero costs its format's bits per value; block formats add their shared exponents or
+        // biases per block, a scaled ternary its one scale (engine::NumberFormat::storage_bits).
+        const engine::NumberFormat wf = c && c->quant() ? c->quant()->weight : engine::NumberFormat::fp32();
+        const engine::NumberFormat bf = c && c->quant() ? c->quant()->bias : engine::NumberFormat::fp32();
+        l.format = wf.str();
+        l.weight_bits = wf.storage_bits(w.shape()) / static_cast<double>(w.numel());
+        double bits = static_cast<double>(wn) * wf.value_bits() + wf.shared_bits(w.shape());
+        if (lin->bias().defined()) bits += static_cast<double>(bn) * bf.value_bits() + bf.shared_bits(lin->bias().shape());
+        l.bytes = bits / 8.0;
         covered.insert(name + ".weight");
         covered.insert(name + ".bias");
         s.layers.push_back(l);
@@ -75,11 +76,22 @@ ModelStats analyze(const model::Module& m) {
     return s;
 }
 
+double linear_weight_bits(const model::Module& m) {
+    double bits = 0.0;
+    for (const auto& [name, mod] : linear_layers(m)) {
+        const auto* lin = dynamic_cast<const model::Linear*>(mod.get());
+        const auto* c = dynamic_cast<const model::CompressedLinear*>(mod.get());
+        const engine::NumberFormat wf = c && c->quant() ? c->quant()->weight : engine::NumberFormat::fp32();
+        bits += wf.storage_bits(lin->weight().shape());
+    }
+    return bits;
+}
+
 void print_stats(std::ostream& os, const ModelStats& s) {
-    os << fmt::format("{:<48} {:<16} {:>10} {:>10} {:>8} {:>11} {:>12}\n", "layer", "format", "params", "nonzero",
+    os << fmt::format("{:<48} {:<24} {:>10} {:>10} {:>8} {:>11} {:>12}\n", "layer", "format", "params", "nonzero",
                       "sparsity", "bits/weight", "bytes");
     auto row = [&](const LayerStats& l) {
-        os << fmt::format("{:<48} {:<16} {:>10} {:>10} {:>8.4f} {:>11.2f} {:>12.0f}\n", l.name, l.format, l.params,
+        os << fmt::format("{:<48} {:<24} {:>10} {:>10} {:>8.4f} {:>11.2f} {:>12.0f}\n", l.name, l.format, l.params,
                           l.nonzero, l.sparsity(), l.weight_bits, l.bytes);
     };
     for (const auto& l : s.layers) row(l);

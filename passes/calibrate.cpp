@@ -20,12 +20,21 @@ int frac_for_range(int width, double range) {
     return std::clamp(f, -64, 64);
 }
 
+namespace {
+bool all_fixed_point(const model::LinearQuantConfig& q) {
+    using engine::FormatKind;
+    return q.data_in.kind == FormatKind::Integer && q.weight.kind == FormatKind::Integer &&
+           q.bias.kind == FormatKind::Integer;
+}
+}  // namespace
+
 std::vector<CalibratedLayer> calibrate(model::Module& model, const std::function<void()>& run_batches,
                                        double percentile) {
     ENGINE_CHECK(percentile > 0.0 && percentile <= 1.0, "calibrate: percentile must be in (0, 1], but got ", percentile);
     std::vector<std::pair<std::string, CompressedLinear*>> layers;
     for (const auto& [name, mod] : linear_layers(model))
-        if (auto* c = dynamic_cast<CompressedLinear*>(mod.get()); c && c->quant()) layers.emplace_back(name, c);
+        if (auto* c = dynamic_cast<CompressedLinear*>(mod.get()); c && c->quant() && all_fixed_point(*c->quant()))
+            layers.emplace_back(name, c);  // frac widths exist only in fixed point; other formats scale themselves
     std::map<const CompressedLinear*, std::vector<Tensor>> seen;
     std::map<const CompressedLinear*, double> max_in;
     for (auto& [name, c] : layers)

@@ -1,6 +1,8 @@
 #include "passes/quantize.h"
 
 #include <regex>
+#include <set>
+#include <sstream>
 
 namespace qbert::passes {
 
@@ -11,35 +13,141 @@ using model::CompressedLinear;
 using model::LinearQuantConfig;
 
 namespace {
-// One entry as written, with Mase's keys; read_entry turns it into the layer's LinearQuantConfig.
-struct Entry {
-    std::string name;
-    std::optional<int> data_in_width, data_in_frac_width, weight_width, weight_frac_width, bias_width, bias_frac_width,
-        data_out_width, data_out_frac_width;
-    bool floor = false, bypass = false;
-    engine::Ste ste = engine::Ste::Identity;
-};
+using engine::FormatKind;
+using engine::NumberFormat;
 
-const model::ConfigFields<Entry>& entry_fields() {
-    static const model::ConfigFields<Entry> f = [] {
-        model::ConfigFields<Entry> f;
-        f.add_choice("", "name", &Entry::name, {"integer", "fixed", "none"},
-                     "fixed point (integer and fixed are the same), or none: the layer stays as it is")
-            .required = true;
-        f.add("", "data_in_width", &Entry::data_in_width, "bits of the layer's input (required)");
-        f.add("", "data_in_frac_width", &Entry::data_in_frac_width, "bits after the binary point (required)");
-        f.add("", "weight_width", &Entry::weight_width, "bits of the weights (required)");
-        f.add("", "weight_frac_width", &Entry::weight_frac_width, "bits after the binary point (required)");
-        f.add("", "bias_width", &Entry::bias_width, "bits of the bias (required)");
-        f.add("", "bias_frac_width", &Entry::bias_frac_width, "bits after the binary point (required)");
-        f.add("", "data_out_width", &Entry::data_out_width, "bits of the output (optional)");
-        f.add("", "data_out_frac_width", &Entry::data_out_frac_width, "bits after the binary point (optional)");
-        f.add("", "floor", &Entry::floor, "round toward -inf instead of half to even");
-        f.add_enum("", "ste", &Entry::ste, {{"identity", engine::Ste::Identity}, {"clipped", engine::Ste::Clipped}},
-                   "straight-through estimator of the backward pass");
-        f.add("", "bypass", &Entry::bypass, "true: the layer stays as it is");
-        return f;
-    }();
+// The parameters of each format, as Mase's QUANT_ARITH_ENTRIES names them per operand (<operand>_<param>).
+// Required ones must be given for data_in, weight and bias alike (Mase reads them all, even for a bias-free
+// layer); optional ones take Mase's defaults (exponent_bias: 2^(E-1)-1; data_in_skip_first_dim: true).
+struct FormatKeys {
+    std::vector<std::string> required, optional;
+};
+FormatKeys keys_of(FormatKind k) {
+    switch (k) {
+        case FormatKind::Integer: return {{"width", "frac_width"}, {}};
+        case FormatKind::MinifloatDenorm:
+        case FormatKind::MinifloatIeee: return {{"width", "exponent_width"}, {"exponent_bias"}};
+        case FormatKind::Log: return {{"width"}, {"exponent_bias"}};
+        case FormatKind::BlockFp: return {{"width", "exponent_width", "block_size"}, {"exponent_bias", "skip_first_dim"}};
+        case FormatKind::BlockMinifloat:
+            return {{"width", "exponent_width", "exponent_bias_width", "block_size"}, {"skip_first_dim"}};
+        case FormatKind::BlockLog: return {{"width", "exponent_bias_width", "block_size"}, {"skip_first_dim"}};
+        // only the weight is quantized (Mase's LinearBinary); width/bipolar are accepted as Mase's configs carry them
+        case FormatKind::Binary: return {{}, {"width", "stochastic", "bipolar"}};
+        case FormatKind::Ternary: return {{}, {"width", "scaling_factor"}};
+        case FormatKind::Fp32: return {{}, {}};
+    }
+    return {};
+}
+const char* const kOperands[] = {"data_in", "weight", "bias"};
+const std::set<std::string> kLayerKeys{"name", "bypass", "floor", "ste", "seed", "data_out_width", "data_out_frac_width"};
+
+// "name, bypass, ..., weight_width, weight_exponent_width, ..." for `kind`
+std::string valid_keys(FormatKind kind) {
+    std::string s = "name, bypass, ste, seed";
+    if (kind == FormatKind::Integer) s += ", floor, data_out_width, data_out_frac_width";
+    const FormatKeys k = keys_of(kind);
+    for (const char* op : kOperands)
+        for (const auto* list : {&k.required, &k.optional})
+            for (const auto& p : *list) s += ", " + std::string(op) + "_" + p;
+    return s;
+}
+
+std::string shown(const toml::node& n) {
+    if (auto v = n.value_exact<std::string>()) return "\"" + *v + "\"";
+    if (auto v = n.value_exact<bool>()) return *v ? "true" : "false";
+    if (auto v = n.value_exact<int64_t>()) return std::to_string(*v);
+    if (auto v = n.value_exact<double>()) return concat(*v);
+    return n.is_array() ? "an array" : "a table";
+}
+int int_at(const toml::node& n, const std::string& where) {
+    if (auto v = n.value<int64_t>()) {
+        if (*v >= -100000 && *v <= 100000) return static_cast<int>(*v);
+    }
+    throw Error(concat(where, " must be an integer, but got ", shown(n)));
+}
+bool bool_at(const toml::node& n, const std::string& where) {
+    if (auto v = n.value_exact<bool>()) return *v;
+    throw Error(concat(where, " must be true or false, but got ", shown(n)));
+}
+// binary's and ternary's switches: Mase's configs write them as 0 / 1 (binary.toml: stochastic = 0, bipolar = 1)
+bool flag_at(const toml::node& n, const std::string& where) {
+    if (auto v = n.value_exact<int64_t>(); v && (*v == 0 || *v == 1)) return *v == 1;
+    if (auto v = n.value_exact<bool>()) return *v;
+    throw Error(concat(where, " must be true or false (or 0 / 1), but got ", shown(n)));
+}
+
+// Where a key is in its file: "config 'q.toml':6: linear.weight_width".
+std::string locate(const toml::node& n, const std::string& source, const std::string& path, const std::string& key) {
+    const auto line = n.source().begin.line;
+    return concat(source, line ? ":" + std::to_string(line) : "", ": ", path, ".", key);
+}
+
+// Every key's value has the type its parameter takes (before any check that a key is missing).
+void check_types(const toml::table& t, const std::string& source, const std::string& path) {
+    static const std::set<std::string> ints{"width", "frac_width", "exponent_width", "exponent_bias_width", "seed"};
+    static const std::set<std::string> bools{"skip_first_dim", "floor", "bypass"};
+    static const std::set<std::string> flags{"stochastic", "bipolar", "scaling_factor"};
+    for (auto&& [k, n] : t) {
+        const std::string key(k.str()), where = locate(n, source, path, key);
+        std::string param = key;
+        for (const char* op : {"data_in_", "weight_", "bias_", "data_out_"})
+            if (param.rfind(op, 0) == 0) param = param.substr(std::string(op).size());
+        if (ints.count(param)) int_at(n, where);
+        if (bools.count(param)) bool_at(n, where);
+        if (flags.count(param)) flag_at(n, where);
+        if (param == "exponent_bias" && !n.value<std::string>()) int_at(n, where);
+        if (param == "block_size") {
+            if (const toml::array* arr = n.as_array()) {
+                for (const toml::node& e : *arr) int_at(e, where + " entries");
+            } else {
+                int_at(n, where);
+            }
+        }
+        if ((key == "name" || key == "ste") && !n.value<std::string>())
+            throw Error(concat(where, " must be a string, but got ", shown(n)));
+    }
+}
+
+// One operand's format from the entry's <operand>_<param> keys.
+NumberFormat read_operand(const toml::table& t, FormatKind kind, const std::string& op, bool floor,
+                          const std::string& where, const std::string& format_name) {
+    NumberFormat f;
+    f.kind = kind;
+    f.floor = floor;
+    // Mase: data_in_skip_first_dim defaults to true for block formats; weight and bias: false
+    f.skip_first_dim = op == "data_in" && engine::is_block(kind);
+    const FormatKeys k = keys_of(kind);
+    for (const auto& p : k.required)
+        if (!t.get(op + "_" + p))
+            throw Error(concat(where, ": name = \"", format_name, "\" needs ", op, "_", p, " (valid keys: ",
+                               valid_keys(kind), ")"));
+    auto at = [&](const std::string& p) { return t.get(op + "_" + p); };
+    const std::string w = where + " " + op + "_";
+    if (const toml::node* n = at("width")) f.width = int_at(*n, w + "width");
+    if (const toml::node* n = at("frac_width")) f.frac_width = int_at(*n, w + "frac_width");
+    if (const toml::node* n = at("exponent_width")) f.exponent_width = int_at(*n, w + "exponent_width");
+    if (const toml::node* n = at("exponent_bias")) {
+        const auto s = n->value<std::string>();
+        if (!(s && (*s == "none" || *s == "None"))) f.exponent_bias = int_at(*n, w + "exponent_bias");
+    }
+    if (const toml::node* n = at("exponent_bias_width")) f.exponent_bias_width = int_at(*n, w + "exponent_bias_width");
+    if (const toml::node* n = at("block_size")) {
+        f.block_size.clear();
+        if (const toml::array* arr = n->as_array()) {
+            for (const toml::node& e : *arr) f.block_size.push_back(int_at(e, w + "block_size entries"));
+        } else {
+            f.block_size.push_back(int_at(*n, w + "block_size"));
+        }
+    }
+    if (const toml::node* n = at("skip_first_dim")) f.skip_first_dim = bool_at(*n, w + "skip_first_dim");
+    if (const toml::node* n = at("stochastic")) f.stochastic = flag_at(*n, w + "stochastic");
+    if (const toml::node* n = at("bipolar"); n && !flag_at(*n, w + "bipolar"))
+        throw Error(concat(w, "bipolar = false: Mase's {0, 1} binarization works only on 4-D tensors; Linear layers "
+                              "take bipolar = true (+-1)"));
+    if (const toml::node* n = at("scaling_factor")) f.scaling = flag_at(*n, w + "scaling_factor");
+    if (kind == FormatKind::Binary || kind == FormatKind::Ternary) f.width = NumberFormat{}.width;  // fixed by the format
+    f.validate(where + " " + op);
     return f;
 }
 
@@ -53,24 +161,71 @@ std::optional<LinearQuantConfig> read_entry(const toml::node& node, const std::s
         path += ".config";
         if (!t) throw Error(concat(source, " [", path, "]: must be a table"));
     }
-    Entry e;
-    model::read_toml(entry_fields(), e, *t, source, {}, path);
-    if (e.name == "none" || e.bypass) return std::nullopt;
     const std::string where = source + " [" + path + "]";
-    auto fp = [&](const std::optional<int>& width, const std::optional<int>& frac, const std::string& prefix) {
-        if (!width || !frac)
-            throw Error(concat(where, ": name = \"", e.name, "\" needs ", prefix, "_width and ", prefix,
-                               "_frac_width (valid keys: ", entry_fields().valid_keys(""), ")"));
-        FixedPoint q{*width, *frac, true, e.floor};
-        q.validate(where + " " + prefix);
-        return q;
-    };
+    check_types(*t, source, path);
+    {  // keys no format has, before anything else (the format-specific check follows once name is known)
+        std::set<std::string> any = kLayerKeys;
+        for (FormatKind k : {FormatKind::Integer, FormatKind::MinifloatIeee, FormatKind::BlockFp,
+                             FormatKind::BlockMinifloat, FormatKind::Binary, FormatKind::Ternary})
+            for (const char* op : kOperands) {
+                const FormatKeys fk = keys_of(k);
+                for (const auto* list : {&fk.required, &fk.optional})
+                    for (const auto& p : *list) any.insert(std::string(op) + "_" + p);
+            }
+        for (auto&& [k, v] : *t)
+            if (!any.count(std::string(k.str()))) {
+                const auto line = v.source().begin.line;
+                throw Error(concat(source, line ? ":" + std::to_string(line) : "", ": unknown key '", path, ".",
+                                   k.str(), "' (valid keys depend on name; for integer: ", valid_keys(FormatKind::Integer),
+                                   ")"));
+            }
+    }
+    if (const toml::node* b = t->get("bypass"); b && bool_at(*b, where + " bypass")) return std::nullopt;
+    if (!t->get("name"))
+        throw Error(concat(source, ": missing required key '", path, ".name' (none, fixed, ", engine::format_names(), ")"));
+    const std::string name = req_string(*t, "name", where);
+    if (name == "none") return std::nullopt;
+    const auto kind = engine::parse_format(name);
+    if (!kind || *kind == FormatKind::Fp32)
+        throw Error(concat(locate(*t->get("name"), source, path, "name"), " must be one of none, fixed, ",
+                           engine::format_names(), ", but got \"", name, "\""));
+    // every key must belong to the layer or to this format
+    std::set<std::string> valid = kLayerKeys;
+    const FormatKeys fk = keys_of(*kind);
+    for (const char* op : kOperands)
+        for (const auto* list : {&fk.required, &fk.optional})
+            for (const auto& p : *list) valid.insert(std::string(op) + "_" + p);
+    for (auto&& [k, v] : *t)
+        if (!valid.count(std::string(k.str()))) {
+            const auto line = v.source().begin.line;
+            throw Error(concat(source, line ? ":" + std::to_string(line) : "", ": unknown key '", path, ".", k.str(),
+                               "' for name = \"", name, "\" (valid keys: ", valid_keys(*kind), ")"));
+        }
+    const bool floor = t->get("floor") && bool_at(*t->get("floor"), where + " floor");
     LinearQuantConfig c;
-    c.data_in = fp(e.data_in_width, e.data_in_frac_width, "data_in");
-    c.weight = fp(e.weight_width, e.weight_frac_width, "weight");
-    c.bias = fp(e.bias_width, e.bias_frac_width, "bias");
-    if (e.data_out_width || e.data_out_frac_width) c.data_out = fp(e.data_out_width, e.data_out_frac_width, "data_out");
-    c.ste = e.ste;
+    const bool weight_only = *kind == FormatKind::Binary || *kind == FormatKind::Ternary;
+    c.data_in = weight_only ? NumberFormat::fp32() : read_operand(*t, *kind, "data_in", floor, where, name);
+    c.weight = read_operand(*t, *kind, "weight", floor, where, name);
+    c.bias = weight_only ? NumberFormat::fp32() : read_operand(*t, *kind, "bias", floor, where, name);
+    const toml::node* ow = t->get("data_out_width");
+    const toml::node* of = t->get("data_out_frac_width");
+    if (ow || of) {
+        if (*kind != FormatKind::Integer)
+            throw Error(concat(where, ": data_out_width applies to name = \"integer\" only"));
+        if (!ow || !of) throw Error(concat(where, ": data_out needs data_out_width and data_out_frac_width"));
+        FixedPoint q{int_at(*ow, where + " data_out_width"), int_at(*of, where + " data_out_frac_width"), true, floor};
+        q.validate(where + " data_out");
+        c.data_out = NumberFormat(q);
+    }
+    if (const toml::node* s = t->get("ste")) {
+        const auto v = s->value<std::string>();
+        if (!v || (*v != "identity" && *v != "clipped"))
+            throw Error(concat(locate(*s, source, path, "ste"), " must be one of identity, clipped, but got ", shown(*s)));
+        if (*v == "clipped" && *kind != FormatKind::Integer)
+            throw Error(concat(where, ": ste = \"clipped\" is defined for name = \"integer\" only"));
+        c.ste = *v == "clipped" ? engine::Ste::Clipped : engine::Ste::Identity;
+    }
+    if (const toml::node* s = t->get("seed")) c.seed = static_cast<uint64_t>(int_at(*s, where + " seed"));
     return c;
 }
 

@@ -7,10 +7,19 @@
 //   by = "regex_name"  the entry whose key (a regular expression) matches the whole dotted name, else [default];
 //                      a name matched by two keys is an error (TOML tables do not keep Mase's dict order)
 //
-// Each entry is a table, directly or under `config` as in Mase's files:
-//   name = "integer" (or "fixed")   data_in_width, data_in_frac_width, weight_width, weight_frac_width,
-//   bias_width, bias_frac_width (all required), data_out_width + data_out_frac_width (optional),
-//   floor = false, ste = "identity" | "clipped", bypass = false.  name = "none" leaves the layer alone.
+// Each entry is a table, directly or under `config` as in Mase's files, with Mase's key names per operand
+// (<operand>_<param>, operand in data_in, weight, bias; engine/ops/formats.h has the formats):
+//   name = "integer" | "fixed"   width, frac_width; floor, data_out_width + data_out_frac_width (optional)
+//   name = "minifloat_denorm" | "minifloat_ieee"   width, exponent_width, exponent_bias (optional)
+//   name = "log"                 width, exponent_bias (optional)
+//   name = "block_fp"            width, exponent_width, block_size, exponent_bias, skip_first_dim (optional)
+//   name = "block_minifloat"     width, exponent_width, exponent_bias_width, block_size, skip_first_dim (opt.)
+//   name = "block_log"           width, exponent_bias_width, block_size, skip_first_dim (optional)
+//   name = "binary"              weight_stochastic, weight_bipolar (only the weight is quantized)
+//   name = "ternary"             weight_scaling_factor (only the weight is quantized)
+// plus ste = "identity" | "clipped" (integer only), seed (stochastic binary), bypass = false. Required keys
+// must be given for all three operands; data_in_skip_first_dim defaults to true (Mase). name = "none" leaves
+// the layer alone.
 // The root may also be [quantize] or [passes.quantize]. Unknown keys and missing widths throw with the valid
 // keys listed. The config is read-only: applying it twice gives the same model.
 #pragma once

@@ -1,6 +1,7 @@
 #include "engine/ops/formats.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "engine/autograd/node.h"
 #include "engine/kernels/fast/fast.h"
@@ -56,7 +57,8 @@ std::optional<FormatKind> parse_format(const std::string& name) {
 
 std::string format_names() {
     std::string s;
-    for (const auto& f : kFormats) s += (s.empty() ? "" : ", ") + std::string(f.name);
+    for (const auto& f : kFormats)
+        if (f.kind != FormatKind::Fp32) s += (s.empty() ? "" : ", ") + std::string(f.name);
     return s;
 }
 
@@ -156,22 +158,22 @@ std::vector<int64_t> block_shape(const std::vector<int64_t>& shape, const Number
     return b;
 }
 
-double NumberFormat::storage_bits(const std::vector<int64_t>& shape) const {
-    const double n = static_cast<double>(shape_numel(shape));
+double NumberFormat::value_bits() const {
     switch (kind) {
-        case FormatKind::Fp32: return 32.0 * n;
-        case FormatKind::Binary: return n;
-        case FormatKind::Ternary: return 2.0 * n + (scaling ? 32.0 : 0.0);
-        default: break;
+        case FormatKind::Fp32: return 32.0;
+        case FormatKind::Binary: return 1.0;
+        case FormatKind::Ternary: return 2.0;  // three levels in two bits
+        default: return static_cast<double>(width);
     }
-    double bits = static_cast<double>(width) * n;
-    if (is_block(kind)) {
-        const std::vector<int64_t> b = block_shape(shape, *this, "storage_bits");
-        double blocks = 1.0;
-        for (size_t d = 0; d < shape.size(); ++d) blocks *= static_cast<double>((shape[d] + b[d] - 1) / b[d]);
-        bits += blocks * (kind == FormatKind::BlockFp ? exponent_width : exponent_bias_width);
-    }
-    return bits;
+}
+
+double NumberFormat::shared_bits(const std::vector<int64_t>& shape) const {
+    if (kind == FormatKind::Ternary) return scaling ? 32.0 : 0.0;  // one fp32 scale per tensor
+    if (!is_block(kind)) return 0.0;
+    const std::vector<int64_t> b = block_shape(shape, *this, "storage bits");
+    double blocks = 1.0;
+    for (size_t d = 0; d < shape.size(); ++d) blocks *= static_cast<double>((shape[d] + b[d] - 1) / b[d]);
+    return blocks * (kind == FormatKind::BlockFp ? exponent_width : exponent_bias_width);
 }
 
 namespace {
@@ -267,6 +269,108 @@ Tensor quantize(const Tensor& x_in, const NumberFormat& f, Ste ste, Rng* rng) {
     return record(y, info(f.kind).op, {x_in}, {}, [](const Tensor& g, const BackwardContext&) {
         return std::vector<Tensor>{g};  // the identity STE (Mase): dy passes through unchanged
     });
+}
+
+namespace {
+std::string g9(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
+// One element of a scalar float format: exponent and mantissa integer, as the kernel computes them.
+std::string explain_float(float x, FormatKind k, int M, float bias, float e_min, float e_max) {
+    using namespace kernels;
+    if (close_to_zero(x)) return "|x| <= 1e-8: passed through unchanged";
+    const float v = std::fabs(x), shift = pow2(static_cast<float>(M));
+    if (k == FormatKind::MinifloatDenorm || k == FormatKind::BlockFp) {
+        const bool bfp = k == FormatKind::BlockFp;
+        const float e = bfp ? bias : clampf(std::ceil(std::log2(v + 1e-9f)), e_min, e_max);
+        const float raw = bfp ? e : std::ceil(std::log2(v + 1e-9f));
+        const float r = std::nearbyint((bfp ? v + 1e-9f : v) / pow2(e) * shift);
+        const float kk = clampf(r, 0.0f, shift - 1.0f);
+        return concat(bfp ? "shared exponent e=" : "exponent e=ceil(log2|x|)=", g9(raw), raw != e ? " clamped to " + g9(e) : "",
+                      " mantissa=|x|/2^e*2^", M, " rounded=", g9(r), r != kk ? " capped to " + g9(kk) : "",
+                      " (no hidden bit: value = 2^e * k/2^M)");
+    }
+    // minifloat_ieee
+    const float raw = std::floor(std::log2(v + 1e-9f)), e = clampf(raw, e_min, e_max);
+    const float m = v / pow2(e);
+    const bool normal = e != -bias;
+    const float r = normal ? std::nearbyint(m * shift - shift) : std::nearbyint(m * shift / 2.0f);
+    const float kk = clampf(r, 0.0f, shift - 1.0f);
+    return concat("exponent e=floor(log2|x|)=", g9(raw), raw != e ? " clamped to " + g9(e) : "",
+                  normal ? " normal: mantissa 1.k with k=round(|x|/2^e*2^M - 2^M)=" : " subnormal: k=round(|x|/2^e*2^M/2)=",
+                  g9(r), r != kk ? " capped to " + g9(kk) : "", " (M=", M, ")");
+}
+
+std::string explain_log(float x, float p01, float e_min, float e_max) {
+    const float raw = std::nearbyint(std::log2(std::fabs(x) + p01));
+    const float e = kernels::clampf(raw, e_min, e_max);
+    return concat("exponent e=round(log2(|x| + 2^e_min/10))=", g9(raw), raw != e ? " clamped to " + g9(e) : "",
+                  " (range [", g9(e_min), ", ", g9(e_max), "]; zero is not representable)");
+}
+}  // namespace
+
+std::vector<std::string> explain_quantize(const Tensor& x_in, const Tensor& y_in, const NumberFormat& f) {
+    ENGINE_CHECK(f.kind != FormatKind::Integer && f.kind != FormatKind::Fp32,
+                 "explain_quantize: not for integer or fp32");
+    const Tensor x = contig(x_in);
+    const std::vector<float> xv = x.to_vector_f32(), yv = contig(y_in).to_vector_f32();
+    Rng unused(0);  // stochastic binary: the explanation shows P(+1), not a draw
+    const kernels::FormatArgs a = kernel_args(f, x.shape(), &unused);
+    std::vector<std::string> lines(xv.size());
+    std::vector<float> shared;  // block formats: each element's block maximum and shared value
+    std::vector<int64_t> block_of(xv.size(), 0);
+    std::vector<float> mx;
+    if (is_block(f.kind)) {
+        const kernels::BlockGrid g(a);
+        mx.assign(static_cast<size_t>(g.count()), 0.0f);
+        for (int64_t i0 = 0; i0 < g.d0; ++i0)
+            for (int64_t i1 = 0; i1 < g.d1; ++i1)
+                for (int64_t i2 = 0; i2 < g.d2; ++i2) {
+                    const int64_t i = (i0 * g.d1 + i1) * g.d2 + i2, b = g.of(i0, i1, i2);
+                    block_of[size_t(i)] = b;
+                    mx[size_t(b)] = std::max(mx[size_t(b)], std::fabs(xv[size_t(i)]));
+                }
+        kernels::fix_zero_block_maxima(mx.data(), g.count());
+        for (float m : mx) shared.push_back(kernels::block_shared(a, m));
+    }
+    float t = 0.0f, alpha = 1.0f;
+    if (f.kind == FormatKind::Ternary) kernels::ternary_stats(xv.data(), x.numel(), f.scaling, t, alpha);
+    for (size_t i = 0; i < xv.size(); ++i) {
+        const float xi = xv[i];
+        std::string how;
+        switch (f.kind) {
+            case FormatKind::MinifloatDenorm:
+            case FormatKind::MinifloatIeee: how = explain_float(xi, f.kind, a.mantissa_bits, a.bias, a.e_min, a.e_max); break;
+            case FormatKind::Log: how = explain_log(xi, a.log_p01, a.e_min, a.e_max); break;
+            case FormatKind::BlockFp:
+            case FormatKind::BlockMinifloat:
+            case FormatKind::BlockLog: {
+                const size_t b = size_t(block_of[i]);
+                const float s = shared[b];
+                how = concat("block ", b, " max|x|=", g9(mx[b]), f.kind == FormatKind::BlockFp ? " shared exponent=" : " shared bias=", g9(s), "; ");
+                const float emax_bits = kernels::pow2(static_cast<float>(a.exponent_width)) - 1.0f;
+                if (f.kind == FormatKind::BlockFp) how += explain_float(xi, f.kind, a.mantissa_bits, s, a.e_min, a.e_max);
+                else if (f.kind == FormatKind::BlockMinifloat)
+                    how += explain_float(xi, FormatKind::MinifloatIeee, a.mantissa_bits, s, -s, emax_bits - s);
+                else how += explain_log(xi, kernels::pow2(-s) * 0.1f, -s, emax_bits - s);
+                break;
+            }
+            case FormatKind::Binary:
+                how = f.stochastic ? concat("P(+1) = clamp((x+1)/2, 0, 1) = ", g9(kernels::clampf((xi + 1.0f) / 2.0f, 0.0f, 1.0f)))
+                                   : std::string(xi >= 0.0f ? "x >= 0 -> +1" : "x < 0 -> -1");
+                break;
+            case FormatKind::Ternary:
+                how = concat("threshold t=0.75*mean|x|=", g9(t), xi > t ? " x > t" : (xi < -t ? " x < -t" : " |x| <= t -> 0"),
+                             f.scaling ? concat(" scale=mean|x| over |x|>t=", g9(alpha)) : "");
+                break;
+            default: break;
+        }
+        lines[i] = concat("x=", g9(xi), " ", how, " -> q=", g9(yv[i]), " error=", g9(double(yv[i]) - double(xi)));
+    }
+    return lines;
 }
 
 }  // namespace qbert::engine

@@ -35,7 +35,7 @@ enum class FormatKind {
 const char* format_name(FormatKind k);  // "integer", "minifloat_ieee", ...
 // "fixed" is read as integer (Mase's name for it). nullopt if unknown.
 std::optional<FormatKind> parse_format(const std::string& name);
-std::string format_names();  // the valid names, comma-separated
+std::string format_names();  // the quantizing formats' names, comma-separated (fp32 is not among them)
 bool is_block(FormatKind k);
 
 struct NumberFormat {
@@ -69,7 +69,9 @@ struct NumberFormat {
     std::string str() const;  // "minifloat_ieee w8 e4 b7", "integer Q8.4", "block_fp w7 e8 b127 [1,16]"
     // Storage cost of a tensor of `shape` in this format, in bits: values plus shared exponents/biases per block
     // (weights: skip_first_dim as set). fp32: 32 per value; ternary: 2 per value (+32 for the scale).
-    double storage_bits(const std::vector<int64_t>& shape) const;
+    double storage_bits(const std::vector<int64_t>& shape) const { return value_bits() * static_cast<double>(shape_numel(shape)) + shared_bits(shape); }
+    double value_bits() const;                                   // bits stored per value
+    double shared_bits(const std::vector<int64_t>& shape) const;  // per-block exponents or biases, ternary's scale
     bool operator==(const NumberFormat&) const = default;
 };
 
@@ -79,5 +81,11 @@ std::vector<int64_t> block_shape(const std::vector<int64_t>& shape, const Number
 // y = Q(x) in format f (float32 tensors). The backward is the identity STE for every format (Mase), except
 // integer with Ste::Clipped. Stochastic binary draws a fresh seed from `rng` per call (required then).
 [[nodiscard]] Tensor quantize(const Tensor& x, const NumberFormat& f, Ste ste = Ste::Identity, Rng* rng = nullptr);
+
+// The steps of Q(x) for each element of x, one line each, for learners (`qbert fake-quant --explain`): block
+// maximum and shared exponent/bias, exponent, mantissa integer before and after clamping, the value and its
+// error. `y` is the op's own output (quantize()), shown as the result. Not for the fixed-point format (its
+// explanation lives with the CLI) or fp32.
+std::vector<std::string> explain_quantize(const Tensor& x, const Tensor& y, const NumberFormat& f);
 
 }  // namespace qbert::engine

@@ -150,7 +150,7 @@ TEST_CASE("CompressedLinear: Q(W) masked inside linear equals Mase's Q(W*M), val
                 Tensor b2 = lin->bias().detach().clone().set_requires_grad(true);
                 Tensor y2 = engine::linear(engine::fake_quant(x2, in, ste),
                                            engine::fake_quant(engine::mul(w2, mask_f), wq, ste),
-                                           engine::fake_quant(b2, q.bias, ste));
+                                           engine::fake_quant(b2, q.bias.fixed_point(), ste));
                 engine::sum(engine::mul(y2, dy)).backward();
                 if (std::string(mode) == "fast") {  // the kernels that train: the same numbers
                     REQUIRE(y.to_vector_f32() == y2.to_vector_f32());
@@ -370,12 +370,12 @@ TEST_CASE("pass configs: the shipped files, and every error names the file and s
                         Contains("linear.floor must be true or false"));
     REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nname = \"integer\"\nste = \"straight\"\n" + widths),
                         Contains("linear.ste must be one of identity, clipped"));
-    REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nname = \"float\"\n"), Contains("linear.name must be one of integer, fixed, none"));
+    REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nname = \"float\"\n"), Contains("linear.name must be one of none, fixed, integer, minifloat_denorm"));
     REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nwidth = 8\n"), Contains("unknown key 'linear.width'"));
     REQUIRE_THROWS_WITH(qcfg(head + "[linear]\nfloor = true\n"), Contains("missing required key 'linear.name'"));
     REQUIRE_THROWS_WITH(qcfg("[passes.quantize]\nby = \"type\"\n[passes.quantize.default.config]\nname = \"integer\"\n"),
                         Contains("[passes.quantize.default.config]") && Contains("needs data_in_width") &&
-                            Contains("valid keys: name, data_in_width"));
+                            Contains("valid keys: name,") && Contains("data_in_width, data_in_frac_width"));
     REQUIRE_THROWS_WITH(qcfg(head + "[linear.config]\nname = \"integer\"\nextra = 1\n"),
                         Contains("unknown key 'linear.config.extra'"));
 
@@ -426,7 +426,7 @@ TEST_CASE("calibration picks the largest fraction width that does not saturate",
     double mx = 0;
     for (double v : x.to_vector_f64()) mx = std::max(mx, std::abs(v));
     REQUIRE(res[0].data_in_range == Approx(mx));
-    const FixedPoint in = dynamic_cast<model::CompressedLinear&>(n->child("l")).quant()->data_in;
+    const FixedPoint in = dynamic_cast<model::CompressedLinear&>(n->child("l")).quant()->data_in.fixed_point();
     REQUIRE(in.width == 6);
     REQUIRE(mx <= in.max_value());
     REQUIRE(mx * 2 > in.max_value());  // one more fraction bit would saturate

@@ -2,7 +2,8 @@
 // PyTorch peer (../shared/peers/torch_bert_bench.py) so the two outputs join line by line:
 //   mode config batch seq seq_per_s
 // train = forward + cross-entropy + backward + AdamW (lr 1e-4); infer = forward under NoGradGuard;
-// qat = train with every Linear fake-quantized to fixed point Q8.4 (input, weight, bias; identity STE);
+// qat = train with every Linear fake-quantized to fixed point Q8.4 (input, weight, bias; identity STE), or with
+// --format to another number format (passes::example_quant_config; the line then says qat:FORMAT);
 // sparse = train with 50% L1 weight masks on every Linear (as the peer's modes of the same names).
 // Same presets (tiny, mini, small), same warm-up (2 steps) and timed iterations (--iters, default 10).
 // A header line starting with '#' gives the build, threads, kernels, seed and dropout. The peer's model has no
@@ -35,6 +36,7 @@ struct Options {
     uint64_t seed = 0;
     double dropout = 0.0;
     bool full_last_layer = false;
+    FormatKind format = FormatKind::Integer;  // qat: every Linear in this format (passes::example_quant_config)
 };
 
 void run(const std::string& mode, const std::string& cfg_name, const Options& o) {
@@ -46,7 +48,11 @@ void run(const std::string& mode, const std::string& cfg_name, const Options& o)
     Rng init = rng.fork("init"), data = rng.fork("data"), drop = rng.fork("dropout");
     model::BertForSequenceClassification m(cfg, init);
     m.set_cls_only_last_layer(!o.full_last_layer);
-    if (mode == "qat") passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 4}));
+    if (mode == "qat") {
+        passes::QuantizeConfig qc;
+        qc.entries.emplace_back("linear", passes::example_quant_config(o.format));
+        passes::quantize(m, qc);
+    }
     if (mode == "sparse") {
         passes::PruneConfig pc;
         pc.weight = passes::PruneSpec{0.5, model::PruneMethod::L1Norm, model::PruneScope::Local};
@@ -78,7 +84,8 @@ void run(const std::string& mode, const std::string& cfg_name, const Options& o)
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < o.iters; ++i) step();
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / o.iters;
-    std::printf("%s %s %ld %ld %.1f\n", mode.c_str(), cfg_name.c_str(), long(B), long(T), static_cast<double>(B) / dt);
+    const std::string shown = mode == "qat" && o.format != FormatKind::Integer ? "qat:" + std::string(format_name(o.format)) : mode;
+    std::printf("%s %s %ld %ld %.1f\n", shown.c_str(), cfg_name.c_str(), long(B), long(T), static_cast<double>(B) / dt);
     std::fflush(stdout);
 }
 }  // namespace
@@ -99,11 +106,17 @@ int main(int argc, char** argv) {
     app.add_option("--dropout", o.dropout, "dropout probability (the peer has none)")->capture_default_str();
     app.add_option("--matmul", matmul, "f32 | bf16: precision of matmul operands (fp32 sums either way)")
         ->capture_default_str();
+    std::string format = "integer";
+    app.add_option("--format", format, "qat mode: the number format of every Linear (" + format_names() + ")")
+        ->capture_default_str();
     app.add_flag("--full-last-layer", o.full_last_layer,
                  "compute every position of the last layer, as the peer does (default: only [CLS], which is all "
                  "the classifier reads; same logits and gradients)");
     CLI11_PARSE(app, argc, argv);
     try {
+        const auto fk = parse_format(format);
+        if (!fk || *fk == FormatKind::Fp32) throw Error("--format '" + format + "'; valid: " + format_names());
+        o.format = *fk;
         set_num_threads(threads);
         set_kernel_mode(kernels);
         set_matmul_precision(matmul);

@@ -10,10 +10,10 @@
 //                                        mask; masked entries get exactly zero gradient), then y = Q(y; data_out)
 //
 // Mase masks first and then quantizes, Q(W ⊙ M); we quantize first and let linear apply the mask, Q(W) ⊙ M.
-// The two are equal for every format with Q(0) = 0 (fixed point, the minifloats and block_fp pass 0 through),
-// and the straight-through gradient is multiplied by M either way. Formats without a zero (log, block_log,
-// binary) and those whose statistics see the zeros (ternary's threshold, block maxima) differ: Q(W) ⊙ M keeps
-// pruned weights at exactly 0, which is what a pruned deployment stores (docs/formats.md).
+// The two are equal for the element-wise formats with Q(0) = 0 (fixed point, the minifloats), and the
+// straight-through gradient is multiplied by M either way. Formats without a zero (log, binary) and those whose
+// statistics see the other weights (block maxima, ternary's threshold) differ: Q(W) ⊙ M keeps pruned weights at
+// exactly 0, which is what a pruned deployment stores (docs/formats.md).
 //
 // The fp32 weight stays the trained shadow parameter (the same tensor the wrapped Linear had). The mask is a
 // u8 buffer named "weight_mask", saved beside the weight. Every part is optional; a CompressedLinear with none

@@ -286,6 +286,24 @@ QuantizeConfig QuantizeConfig::uniform(const FixedPoint& q, engine::Ste ste) {
     return c;
 }
 
+model::LinearQuantConfig example_quant_config(FormatKind kind) {
+    NumberFormat f;
+    f.kind = kind;
+    f.width = 8;
+    f.frac_width = 4;
+    f.exponent_width = kind == FormatKind::BlockFp ? 8 : 4;
+    f.exponent_bias_width = 4;
+    f.block_size = {1, 16};
+    f.scaling = true;
+    model::LinearQuantConfig c;
+    const bool weight_only = kind == FormatKind::Binary || kind == FormatKind::Ternary;
+    c.weight = f;
+    c.bias = weight_only ? NumberFormat::fp32() : f;
+    c.data_in = weight_only ? NumberFormat::fp32() : f;
+    c.data_in.skip_first_dim = engine::is_block(kind);
+    return c;
+}
+
 std::vector<std::pair<std::string, std::shared_ptr<model::Module>>> linear_layers(const model::Module& m) {
     std::vector<std::pair<std::string, std::shared_ptr<model::Module>>> out;
     for (const auto& [name, mod] : m.named_modules())

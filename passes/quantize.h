@@ -45,6 +45,11 @@ struct QuantizeConfig {
     static QuantizeConfig uniform(const engine::FixedPoint& q, engine::Ste ste = engine::Ste::Identity);
 };
 
+// One representative setting of each format on all three operands (binary and ternary: the weight), for
+// benchmarks and examples: integer Q8.4, minifloat_* w8 E4, log w8, block_fp w8 E8 [1,16], block_minifloat w8
+// E4 Bw4 [1,16], block_log w8 Bw4 [1,16], binary, ternary with scaling. Activations blocked per sample.
+model::LinearQuantConfig example_quant_config(engine::FormatKind kind);
+
 struct QuantizedLayer {
     std::string name;
     model::LinearQuantConfig config;

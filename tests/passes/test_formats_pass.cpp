@@ -178,3 +178,18 @@ TEST_CASE("every format trains: QAT on a small task, the loss falls", "[passes][
         REQUIRE(last < 0.6f * first);
     }
 }
+
+TEST_CASE("the shipped configs/compress/quant-<format>.toml files load and quantize a model that runs",
+          "[passes][formats][config]") {
+    const std::string root = std::string(QBERT_SOURCE_ROOT) + "/configs/compress/";
+    for (const std::string name : {"minifloat_denorm", "minifloat_ieee", "log", "block_fp", "block_minifloat",
+                                   "block_log", "binary", "ternary"}) {
+        CAPTURE(name);
+        const auto cfg = passes::QuantizeConfig::from_file(root + "quant-" + name + ".toml");
+        auto n = make_net(5);
+        REQUIRE(passes::quantize(*n, cfg).size() == 2);
+        REQUIRE(engine::format_name(quant_of(*n, "a").weight.kind) == name);
+        engine::NoGradGuard ng;
+        for (float v : n->forward(input({4, 16}, 3, DType::F32)).to_vector_f32()) REQUIRE(std::isfinite(v));
+    }
+}

@@ -18,6 +18,7 @@
 
 #include "engine/engine.h"
 #include "engine/tensor/storage.h"
+#include "passes/quantize.h"
 #include "timing.h"
 
 using namespace qbert::engine;
@@ -268,6 +269,37 @@ void bench_quant(const Opts& o, const std::vector<std::string>& impls) {
     }
 }
 
+// Every other number format (engine/ops/formats.h), forward only (their backward is the identity STE: free),
+// on an activation-shaped [N, C] tensor blocked per row as Lab 3 does (block [1, 16], skip_first_dim), in the
+// setting qbert::passes::example_quant_config gives. GB/s: reads x, writes y.
+void bench_formats(const Opts& o, const std::vector<std::string>& impls) {
+    const int64_t N = o.rows;
+    const FormatKind kinds[] = {FormatKind::MinifloatDenorm, FormatKind::MinifloatIeee, FormatKind::Log,
+                                FormatKind::BlockFp, FormatKind::BlockMinifloat, FormatKind::BlockLog,
+                                FormatKind::Binary, FormatKind::Ternary};
+    check_against_ref([&] {
+        Tensor x = rand_t({64, 256}, 1, true);
+        for (FormatKind k : kinds) quantize(x, qbert::passes::example_quant_config(k).weight).backward(rand_t({64, 256}, 2));
+    });
+    std::printf("# formats: All results match\n");
+    for (const std::string& impl : impls) {
+        set_kernel_mode(impl);
+        const double bud = impl == "ref" ? 0.0 : o.budget;
+        const int minr = impl == "ref" ? 1 : 5;
+        for (int64_t C : {128, 512}) {
+            const std::string shape = std::to_string(N) + "x" + std::to_string(C);
+            Tensor x = rand_t({N, C}, 1, false);
+            for (FormatKind k : kinds) {
+                const NumberFormat f = qbert::passes::example_quant_config(k).data_in.kind == FormatKind::Fp32
+                                           ? qbert::passes::example_quant_config(k).weight
+                                           : qbert::passes::example_quant_config(k).data_in;
+                Timing t = time_it([&] { NoGradGuard ng; Tensor y = quantize(x, f); }, bud, minr);
+                emit(std::string("quantize_") + format_name(k) + "_fwd", shape, impl, o.threads, t, "gbps", 2.0 * N * C * 4);
+            }
+        }
+    }
+}
+
 // Activation-pruning masks (one per Linear input per step): random (a counter-based hash per element) and
 // |x| > t. GB/s: random writes the mask; threshold reads x and writes the mask.
 void bench_mask(const Opts& o, const std::vector<std::string>& impls) {
@@ -299,7 +331,7 @@ int main(int argc, char** argv) {
     Opts o;
     app.add_option("--threads", o.threads, "OpenMP threads")->capture_default_str();
     app.add_option("--impl", o.impl, "fast | ref | all (ref runs each shape once: slow)")->capture_default_str();
-    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant,mask, or all")->capture_default_str();
+    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant,mask,formats, or all")->capture_default_str();
     app.add_option("--budget", o.budget, "seconds of timing per line")->capture_default_str();
     app.add_option("--rows", o.rows, "B*T rows")->capture_default_str();
     app.add_flag("--no-alloc-cache", o.no_alloc_cache, "every tensor buffer from the system allocator (to measure the cache)");
@@ -329,6 +361,7 @@ int main(int argc, char** argv) {
         if (all || ops.count("rowwise")) bench_rowwise(o, impls);
         if (all || ops.count("quant")) bench_quant(o, impls);
         if (all || ops.count("mask")) bench_mask(o, impls);
+        if (all || ops.count("formats")) bench_formats(o, impls);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

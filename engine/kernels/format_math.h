@@ -12,6 +12,7 @@
 // Exponents are held as floats (as torch does); 2^e is std::ldexp(1.0f, e): exact, 0 below 2^-149.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 
@@ -40,19 +41,39 @@ struct FormatArgs {
     bool folded = false;
 };
 
-inline float pow2(float e) { return std::ldexp(1.0f, static_cast<int>(e)); }
+// 2^e for an integral e: built from the exponent bits in the normal range (exact, no libm call), std::ldexp
+// outside it (subnormal results, 0 below 2^-149, inf above 2^127) -- the same values either way.
+inline float pow2(float e) {
+    if (e >= -126.0f && e <= 127.0f) return std::bit_cast<float>(static_cast<uint32_t>(static_cast<int>(e) + 127) << 23);
+    return std::ldexp(1.0f, static_cast<int>(e));
+}
+// Round half to even, as torch.round and std::nearbyint in the default rounding mode: for |v| < 2^23, adding and
+// subtracting 2^23 rounds to an integer in float32 (exact, no libm call); larger floats are integers already.
+inline float round_even(float v) {
+    const float a = std::fabs(v);
+    return a < 0x1p23f ? std::copysign((a + 0x1p23f) - 0x1p23f, v) : v;
+}
 inline float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// How the formulas take log2: the reference calls std::log2 itself (ScalarLog2, the definition); the fast
+// kernel reads the same results off tables (kernels/fast/formats.cpp), held to it bit for bit by the tests.
+struct ScalarLog2 {
+    static float ceil_log2(float u) { return std::ceil(std::log2(u)); }
+    static float floor_log2(float u) { return std::floor(std::log2(u)); }
+    static float round_log2(float u) { return round_even(std::log2(u)); }
+};
 inline float signf(float v) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); }  // torch.sign
 inline bool close_to_zero(float v) { return std::fabs(v) <= 1e-8f; }                  // torch.isclose(v, 0)
 
 // minifloat_denorm: e = clamp(ceil(log2(|x| + 1e-9)), e_min, e_max); k = clamp(round(|x| / 2^e * 2^M), 0, 2^M-1);
 // q = sign(x + 1e-9) * 2^e * k / 2^M. No hidden bit.
+template <class L = ScalarLog2>
 inline float minifloat_denorm_1(float x, int M, float e_min, float e_max) {
     if (close_to_zero(x)) return x + 0.0f;  // (-0 + 0 = +0, as Mase's 1*x + 0*q)
     const float sign = signf(x + 1e-9f), v = std::fabs(x);
-    const float e = clampf(std::ceil(std::log2(v + 1e-9f)), e_min, e_max);
+    const float e = clampf(L::ceil_log2(v + 1e-9f), e_min, e_max);
     const float shift = pow2(static_cast<float>(M));
-    const float k = clampf(std::nearbyint(v / pow2(e) * shift), 0.0f, shift - 1.0f);
+    const float k = clampf(round_even(v / pow2(e) * shift), 0.0f, shift - 1.0f);
     return sign * pow2(e) * (k / shift);
 }
 
@@ -60,23 +81,25 @@ inline float minifloat_denorm_1(float x, int M, float e_min, float e_max) {
 // normal (e != -B): k = clamp(round(r*2^M - 2^M), 0, 2^M-1), mant = 1 + k/2^M;
 // subnormal (e == -B): k = clamp(round(r*2^M / 2), 0, 2^M-1), mant = k/2^M * 2;  q = sign * 2^e * mant.
 // `bias` may be a block's own bias (block_minifloat), with e_min = -bias.
+template <class L = ScalarLog2>
 inline float minifloat_ieee_1(float x, int M, float bias, float e_min, float e_max) {
     if (close_to_zero(x)) return x + 0.0f;
     const float sign = signf(x + 1e-9f), v = std::fabs(x);
-    const float e = clampf(std::floor(std::log2(v + 1e-9f)), e_min, e_max);
+    const float e = clampf(L::floor_log2(v + 1e-9f), e_min, e_max);
     const float r = v / pow2(e), shift = pow2(static_cast<float>(M));
     float mant;
     if (e != -bias)
-        mant = 1.0f + clampf(std::nearbyint(r * shift - shift), 0.0f, shift - 1.0f) / shift;
+        mant = 1.0f + clampf(round_even(r * shift - shift), 0.0f, shift - 1.0f) / shift;
     else
-        mant = clampf(std::nearbyint(r * shift / 2.0f), 0.0f, shift - 1.0f) / shift * 2.0f;
+        mant = clampf(round_even(r * shift / 2.0f), 0.0f, shift - 1.0f) / shift * 2.0f;
     return sign * pow2(e) * mant;
 }
 
 // log: q = sign(x + p/10) * 2^clamp(round(log2(|x| + p/10)), e_min, e_max) with p = 2^e_min. No zero: 0 -> 2^e_min.
+template <class L = ScalarLog2>
 inline float log_1(float x, float p01, float e_min, float e_max) {
     const float sign = signf(x + p01);
-    const float e = clampf(std::nearbyint(std::log2(std::fabs(x) + p01)), e_min, e_max);
+    const float e = clampf(L::round_log2(std::fabs(x) + p01), e_min, e_max);
     return sign * pow2(e);
 }
 
@@ -86,7 +109,7 @@ inline float block_fp_1(float x, int M, float e) {
     if (close_to_zero(x)) return x + 0.0f;
     const float sign = signf(x + 1e-9f), v = std::fabs(x) + 1e-9f;
     const float shift = pow2(static_cast<float>(M));
-    const float k = clampf(std::nearbyint(v / pow2(e) * shift), 0.0f, shift - 1.0f);
+    const float k = clampf(round_even(v / pow2(e) * shift), 0.0f, shift - 1.0f);
     return sign * pow2(e) * (k / shift);
 }
 
@@ -105,20 +128,22 @@ inline float block_log_bias(float mx, int exponent_bits, int Bw) {
 }
 
 // One element of a block with its shared value `s` (exponent or bias, above).
+template <class L = ScalarLog2>
 inline float block_element_1(const FormatArgs& a, float x, float s) {
     switch (a.code) {
         case FormatCode::BlockFp: return block_fp_1(x, a.mantissa_bits, s);
         case FormatCode::BlockMinifloat:
-            return minifloat_ieee_1(x, a.mantissa_bits, s, -s, pow2(static_cast<float>(a.exponent_width)) - 1.0f - s);
+            return minifloat_ieee_1<L>(x, a.mantissa_bits, s, -s, pow2(static_cast<float>(a.exponent_width)) - 1.0f - s);
         case FormatCode::BlockLog: {
             const float e_min = -s;  // Mase: min_pos = 2^-b as a float tensor, times 0.1 in float
-            return log_1(x, pow2(e_min) * 0.1f, e_min, pow2(static_cast<float>(a.exponent_width)) - 1.0f - s);
+            return log_1<L>(x, pow2(e_min) * 0.1f, e_min, pow2(static_cast<float>(a.exponent_width)) - 1.0f - s);
         }
         default: return x;
     }
 }
+template <class L = ScalarLog2>
 inline float block_element(const FormatArgs& a, float x, float s) {
-    const float y = block_element_1(a, x, s);
+    const float y = block_element_1<L>(a, x, s);
     return a.folded ? 0.0f + y : y;
 }
 inline float block_shared(const FormatArgs& a, float mx) {
@@ -134,11 +159,12 @@ inline bool is_block_format(FormatCode c) {
 }
 
 // One element of an element-wise format (not block, not ternary). `u`: binary stochastic's uniform.
+template <class L = ScalarLog2>
 inline float element_1(const FormatArgs& a, float x, float u) {
     switch (a.code) {
-        case FormatCode::MinifloatDenorm: return minifloat_denorm_1(x, a.mantissa_bits, a.e_min, a.e_max);
-        case FormatCode::MinifloatIeee: return minifloat_ieee_1(x, a.mantissa_bits, a.bias, a.e_min, a.e_max);
-        case FormatCode::Log: return log_1(x, a.log_p01, a.e_min, a.e_max);
+        case FormatCode::MinifloatDenorm: return minifloat_denorm_1<L>(x, a.mantissa_bits, a.e_min, a.e_max);
+        case FormatCode::MinifloatIeee: return minifloat_ieee_1<L>(x, a.mantissa_bits, a.bias, a.e_min, a.e_max);
+        case FormatCode::Log: return log_1<L>(x, a.log_p01, a.e_min, a.e_max);
         case FormatCode::Binary:
             if (a.stochastic) return clampf((x + 1.0f) / 2.0f, 0.0f, 1.0f) >= u ? 1.0f : -1.0f;
             return x >= 0.0f ? 1.0f : -1.0f;

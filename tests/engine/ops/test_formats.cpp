@@ -248,3 +248,41 @@ TEST_CASE("format errors name the field: widths too small, block sizes, dimensio
     REQUIRE(engine::parse_format("fixed") == FormatKind::Integer);
     REQUIRE_THAT(engine::format_names(), Contains("block_minifloat") && Contains("ternary"));
 }
+
+TEST_CASE("fast log2 tables equal std::log2 at every binade boundary (floor, ceil and round of log2)",
+          "[ops][formats][fast]") {
+    // Values within 64 ulps of 2^k and of 2^(k+1/2), and the same shifted by Mase's 1e-9, for k in [-40, 40]: where
+    // floor/ceil/round of log2 change, and where float32 log2 rounds onto an integer.
+    std::vector<float> xs;
+    for (int k = -40; k <= 40; ++k)
+        for (float c : {std::ldexp(1.0f, k), std::ldexp(1.41421356f, k)})
+            for (float base : {c, c - 1e-9f}) {
+                float v = base;
+                for (int i = 0; i < 64; ++i) v = std::nextafter(v, 0.0f);
+                for (int i = 0; i < 129; ++i, v = std::nextafter(v, INFINITY)) xs.push_back((i % 2) ? v : -v);
+            }
+    const Tensor x = Tensor::from_vector(xs, {static_cast<int64_t>(xs.size())});
+    std::vector<NumberFormat> fs{fmt(FormatKind::MinifloatDenorm, 8, 4), fmt(FormatKind::MinifloatIeee, 8, 4),
+                                 fmt(FormatKind::MinifloatDenorm, 12, 7), fmt(FormatKind::MinifloatIeee, 16, 8),
+                                 fmt(FormatKind::Log, 8), fmt(FormatKind::Log, 9), fmt(FormatKind::BlockMinifloat, 8, 4),
+                                 fmt(FormatKind::BlockLog, 8), fmt(FormatKind::BlockFp, 8, 8)};
+    NumberFormat wide_log = fmt(FormatKind::Log, 8);
+    wide_log.exponent_bias = 140;  // 2^e_min below float32's normals: the fast kernel's own fallback path
+    fs.push_back(wide_log);
+    for (NumberFormat f : fs) {
+        f.block_size = {16};
+        CAPTURE(f.str());
+        std::vector<float> r, fa;
+        {
+            KernelModeGuard g("ref");
+            r = engine::quantize(x, f).to_vector_f32();
+        }
+        {
+            KernelModeGuard g("fast");
+            fa = engine::quantize(x, f).to_vector_f32();
+        }
+        int64_t bad = 0;
+        for (size_t i = 0; i < r.size(); ++i) bad += !same_bits(r[i], fa[i]);
+        REQUIRE(bad == 0);
+    }
+}

@@ -110,6 +110,9 @@ void for_block_rows(const BlockGrid& g, int64_t b, F f) {
 // fall back to those functions when the range condition fails.
 inline float pow2_normal(float e) { return std::bit_cast<float>(static_cast<uint32_t>(static_cast<int>(e) + 127) << 23); }
 inline bool in_normal_range(float e_min, float e_max) { return e_min >= -126.0f && e_max <= 127.0f; }
+inline float sign_of(float v) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); }  // kernels::signf, inlined
+// The binade exponent of a positive normal u, plus one where `up` (a table comparison on u's bits) holds.
+inline float binade(uint32_t b, bool up) { return static_cast<float>(static_cast<int>(b >> 23) - 127) + (up ? 1.0f : 0.0f); }
 
 // minifloat_ieee over n values with bias/e_min/e_max (block_minifloat: a block's own), u = |x| + 1e-9 is normal.
 void ieee_row(const float* x, float* y, int64_t n, int M, float bias, float e_min, float e_max, bool folded) {
@@ -117,11 +120,9 @@ void ieee_row(const float* x, float* y, int64_t n, int M, float bias, float e_mi
     const float shift = pow2_normal(static_cast<float>(M)), kmax = shift - 1.0f;
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
-        const float xi = x[i], v = std::fabs(xi), u = v + 1e-9f;
-        const float sx = xi + 1e-9f, sign = sx > 0.0f ? 1.0f : (sx < 0.0f ? -1.0f : 0.0f);
-        const uint32_t b = std::bit_cast<uint32_t>(u), f = b >> 23;
-        const float fl = static_cast<float>(static_cast<int>(f) - 127) + (b >= t.floor_first[f] ? 1.0f : 0.0f);
-        const float e = kernels::clampf(fl, e_min, e_max), p = pow2_normal(e), r = v / p;
+        const float xi = x[i], v = std::fabs(xi), sign = sign_of(xi + 1e-9f);
+        const uint32_t b = std::bit_cast<uint32_t>(v + 1e-9f);
+        const float e = kernels::clampf(binade(b, b >= t.floor_first[b >> 23]), e_min, e_max), p = pow2_normal(e), r = v / p;
         const bool normal = e != -bias;
         const float k = normal ? kernels::clampf(kernels::round_even(r * shift - shift), 0.0f, kmax)
                                : kernels::clampf(kernels::round_even(r * shift / 2.0f), 0.0f, kmax);
@@ -137,11 +138,9 @@ void denorm_row(const float* x, float* y, int64_t n, int M, float e_min, float e
     const float shift = pow2_normal(static_cast<float>(M)), kmax = shift - 1.0f;
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
-        const float xi = x[i], v = std::fabs(xi), u = v + 1e-9f;
-        const float sx = xi + 1e-9f, sign = sx > 0.0f ? 1.0f : (sx < 0.0f ? -1.0f : 0.0f);
-        const uint32_t b = std::bit_cast<uint32_t>(u), f = b >> 23;
-        const float ce = static_cast<float>(static_cast<int>(f) - 127) + (b <= t.ceil_last[f] ? 0.0f : 1.0f);
-        const float e = kernels::clampf(ce, e_min, e_max), p = pow2_normal(e);
+        const float xi = x[i], v = std::fabs(xi), sign = sign_of(xi + 1e-9f);
+        const uint32_t b = std::bit_cast<uint32_t>(v + 1e-9f);
+        const float e = kernels::clampf(binade(b, b > t.ceil_last[b >> 23]), e_min, e_max), p = pow2_normal(e);
         const float k = kernels::clampf(kernels::round_even(v / p * shift), 0.0f, kmax);
         y[i] = kernels::close_to_zero(xi) ? xi + 0.0f : sign * p * (k / shift);
     }
@@ -152,11 +151,9 @@ void log_row(const float* x, float* y, int64_t n, float p01, float e_min, float 
     const Log2Tables& t = tables();
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
-        const float xi = x[i], u = std::fabs(xi) + p01;
-        const float sx = xi + p01, sign = sx > 0.0f ? 1.0f : (sx < 0.0f ? -1.0f : 0.0f);
-        const uint32_t b = std::bit_cast<uint32_t>(u), f = b >> 23;
-        const float re = static_cast<float>(static_cast<int>(f) - 127) + (b >= t.round_first[f] ? 1.0f : 0.0f);
-        const float q = sign * pow2_normal(kernels::clampf(re, e_min, e_max));
+        const float xi = x[i], sign = sign_of(xi + p01);
+        const uint32_t b = std::bit_cast<uint32_t>(std::fabs(xi) + p01);
+        const float q = sign * pow2_normal(kernels::clampf(binade(b, b >= t.round_first[b >> 23]), e_min, e_max));
         y[i] = folded ? 0.0f + q : q;
     }
 }
@@ -166,8 +163,7 @@ void block_fp_row(const float* x, float* y, int64_t n, int M, float e, bool fold
     const float shift = pow2_normal(static_cast<float>(M)), kmax = shift - 1.0f, p = pow2_normal(e);
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
-        const float xi = x[i], v = std::fabs(xi) + 1e-9f;
-        const float sx = xi + 1e-9f, sign = sx > 0.0f ? 1.0f : (sx < 0.0f ? -1.0f : 0.0f);
+        const float xi = x[i], v = std::fabs(xi) + 1e-9f, sign = sign_of(xi + 1e-9f);
         const float k = kernels::clampf(kernels::round_even(v / p * shift), 0.0f, kmax);
         const float q = kernels::close_to_zero(xi) ? xi + 0.0f : sign * p * (k / shift);
         y[i] = folded ? 0.0f + q : q;

@@ -11,7 +11,7 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
     SearchOptions& s = c.s;
     c.search = app.add_subcommand("search", "run (or --resume) a study: NAS, compression-aware NAS, or a command per trial");
     c.search->add_option("--objective", s.objective, "nas | compression-aware | exec")->required();
-    c.search->add_option("--sampler", s.sampler, "random | grid | tpe | tpe-multivariate")->capture_default_str();
+    c.search->add_option("--sampler", s.sampler, "random | grid | tpe | tpe-multivariate | nsga2")->capture_default_str();
     c.search->add_option("--trials", s.trials, "trials the study should hold (a resumed study runs the missing ones)")
         ->capture_default_str();
     c.search->add_option("--timeout", s.timeout, "start no trial after this many seconds (0 = no limit)")->capture_default_str();
@@ -31,12 +31,16 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
     c.search->add_option("--set", s.sets, "nas: override a config key, section.key=value (repeatable)");
     c.search->add_option("--space", s.space_file, "exec: TOML search space, one [name] table per parameter");
     c.search->add_option("--exec", s.exec_cmd, "exec: command per trial; {name} is replaced by the value, JSON on stdin, "
-                                               "value = last stdout line");
+                                               "value(s) = last stdout line");
     c.search->add_option("--exec-timeout", s.exec_timeout,
                          "exec: seconds a trial's command may run before it is stopped and the trial fails (0 = none)")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
-    c.search->add_option("--direction", s.direction, "exec: maximize | minimize")->capture_default_str();
+    auto* direction = c.search->add_option("--direction", s.direction, "exec: maximize | minimize")->capture_default_str();
+    c.search->add_option("--directions", s.directions,
+                         "exec: one direction per objective, comma-separated (e.g. maximize,minimize); the command's "
+                         "last line then holds that many values; writes pareto.csv, last line pareto_front=K")
+        ->excludes(direction);
 
     Lab2Options& l = c.l;
     c.lab2 = app.add_subcommand("lab2", "Lab 2: samplers compared over seeds, then compression-aware NAS (resumable)");

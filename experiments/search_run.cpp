@@ -21,6 +21,31 @@ using search::FrozenTrial;
 using search::Study;
 using search::TrialState;
 
+namespace {
+
+// The end of a multi-objective `qbert search`: pareto.csv, one line per Pareto-optimal trial, and as the last
+// line pareto_front=K. Returns the exit code (1 when no trial completed).
+int report_pareto_front(const std::vector<FrozenTrial>& all, const std::vector<search::Direction>& dirs,
+                        const std::string& pareto_csv) {
+    write_pareto_csv(pareto_csv, all, dirs);
+    const auto front = Study::pareto_front(all, dirs);
+    if (front.empty()) std::printf("no trial completed\n");
+    for (const FrozenTrial& t : front) {
+        std::string values;
+        for (double v : t.values) {
+            char b[32];
+            std::snprintf(b, sizeof b, "%.6g", v);
+            values += (values.empty() ? "" : ",") + std::string(b);
+        }
+        std::printf("pareto trial=%ld values=%s params=%s\n", long(t.number), values.c_str(), t.params_json().dump().c_str());
+    }
+    std::printf("directions=%s pareto_csv=%s\n", search::directions_name(dirs).c_str(), pareto_csv.c_str());
+    std::printf("pareto_front=%zu\n", front.size());
+    return front.empty() ? 1 : 0;
+}
+
+}  // namespace
+
 int run_search(const SearchOptions& o) {
     static const std::set<std::string> objectives{"nas", "compression-aware", "exec"};
     if (!objectives.count(o.objective))
@@ -31,13 +56,25 @@ int run_search(const SearchOptions& o) {
         throw engine::Error("--objective exec needs --space FILE.toml and --exec 'COMMAND'");
     if (!exec && (!o.space_file.empty() || !o.exec_cmd.empty()))
         throw engine::Error("--space and --exec belong to --objective exec");
-    const search::Direction dir = exec ? search::parse_direction(o.direction) : search::Direction::Maximize;
+    std::vector<search::Direction> dirs;  // one per objective
+    if (!o.directions.empty()) {
+        if (!exec) throw engine::Error("--directions belongs to --objective exec (nas and compression-aware maximize accuracy)");
+        try {
+            dirs = search::parse_directions(o.directions);
+        } catch (const search::Error& e) {
+            throw engine::Error(std::string("--directions ") + o.directions + ": " + e.what());
+        }
+    } else {
+        dirs = {exec ? search::parse_direction(o.direction) : search::Direction::Maximize};
+    }
+    const bool multi = dirs.size() > 1;
     const std::string study_name = o.study.empty() ? o.objective : o.study;
     const std::string out = o.out.empty() ? (fs::path(o.storage).parent_path() / study_name).string() : o.out;
     std::printf("seed=%llu\n", static_cast<unsigned long long>(o.seed));
 
     json meta{{"objective", o.objective}, {"sampler", o.sampler}, {"seed", o.seed}};
     search::Study::Objective objective;
+    search::Study::MultiObjective multi_objective;  // exec with several directions
     std::unique_ptr<search::SearchSpace> space;
     std::unique_ptr<NasObjective> nas;
     search::GridSampler::Space grid;
@@ -55,6 +92,14 @@ int run_search(const SearchOptions& o) {
             if (!r.value) throw search::Error(r.error);
             return *r.value;
         };
+        multi_objective = [&](search::Trial& t) {  // the last line holds one value per objective
+            const json params = space->suggest_all(t);
+            const search::ExecResult r =
+                search::run_exec(o.exec_cmd, params, t.number(), "  | ", o.exec_timeout, dirs.size());
+            if (!r.last_line.empty()) t.set_user_attr("last_line", r.last_line);
+            if (r.values.empty()) throw search::Error(r.error);
+            return r.values;
+        };
     } else {
         cfg = model::TrainConfig::from_toml(o.config, o.sets);
         if (o.sampler == "grid") {
@@ -71,7 +116,7 @@ int run_search(const SearchOptions& o) {
     fs::create_directories(out);
     if (!fs::path(o.storage).parent_path().empty()) fs::create_directories(fs::path(o.storage).parent_path());
     auto storage = std::make_shared<search::Storage>(o.storage);
-    Study study(storage, study_name, dir, sampler, o.resume ? search::OpenMode::Load : search::OpenMode::Create, meta);
+    Study study(storage, study_name, dirs, sampler, o.resume ? search::OpenMode::Load : search::OpenMode::Create, meta);
     if (o.resume) {
         check_study_meta(study, meta);
         for (int64_t n : study.fail_stale_trials())
@@ -92,27 +137,37 @@ int run_search(const SearchOptions& o) {
     std::fflush(stdout);
 
     const std::string csv = (fs::path(out) / "trials.csv").string();
+    const std::string pareto_csv = (fs::path(out) / "pareto.csv").string();
     const std::string best_ckpt = (fs::path(out) / "best.h5").string();
     TrialReporter report{o.trials};
     search::OptimizeOptions opt;
     opt.study_trials = o.trials;
     opt.timeout_s = o.timeout;
-    study.optimize(objective, opt, [&](const Study& s, const FrozenTrial& t) {
+    const auto on_trial_end = [&](const Study& s, const FrozenTrial& t) {
         report(s, t);
-        write_trials_csv(csv, s.trials(), s.direction());
+        write_trials_csv(csv, s.trials(), s.directions());
+        if (multi) {
+            write_pareto_csv(pareto_csv, s.trials(), s.directions());
+            return;
+        }
         const auto best = Study::best_of(s.trials(), s.direction());
         if (nas && nas->last_model() && best && best->number == t.number) {  // a new best: keep its model
             json m = json::parse(nas->checkpoint_meta());
             m["search"] = {{"study", s.name()}, {"trial", t.number}, {"value", *t.value}, {"params", t.params_json()}};
             model::save_bert(best_ckpt, *nas->last_model(), m.dump());
         }
-    });
+    };
+    if (multi)
+        study.optimize(multi_objective, opt, on_trial_end);
+    else
+        study.optimize(objective, opt, on_trial_end);
     const auto all = study.trials();
-    write_trials_csv(csv, all, dir);
+    write_trials_csv(csv, all, dirs);
     std::map<TrialState, int> count;
     for (const auto& t : all) count[t.state]++;
     std::printf("trials=%zu complete=%d pruned=%d fail=%d running=%d csv=%s\n", all.size(), count[TrialState::Complete],
                 count[TrialState::Pruned], count[TrialState::Fail], count[TrialState::Running], csv.c_str());
+    if (multi) return report_pareto_front(all, dirs, pareto_csv);
     const auto best = study.best_trial();
     if (!best) {
         std::printf("no trial completed\n");

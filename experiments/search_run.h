@@ -11,7 +11,7 @@ namespace qbert::experiments {
 
 struct SearchOptions {
     std::string objective;            // nas | compression-aware | exec
-    std::string sampler = "tpe";      // random | grid | tpe | tpe-multivariate
+    std::string sampler = "tpe";      // random | grid | tpe | tpe-multivariate | nsga2
     int64_t trials = 20;              // the study's total (a resumed study runs only the missing ones)
     double timeout = 0.0;             // seconds; 0 = none
     uint64_t seed = 0;
@@ -20,6 +20,7 @@ struct SearchOptions {
     int64_t post_train_epochs = 0;
     double post_train_lr = 1e-4;
     std::string direction = "maximize";  // exec
+    std::string directions;              // exec: one per objective, comma-separated (empty: `direction`)
     std::string space_file, exec_cmd;    // exec
     double exec_timeout = 0.0;           // exec: seconds per trial; 0 = none
     std::string nas_space = "layers";    // nas: model | layers

@@ -28,12 +28,100 @@ std::string params_line(const json& params) {
     return s;
 }
 
-}  // namespace
-
-void write_trials_csv(const std::string& path, const std::vector<FrozenTrial>& trials, search::Direction d) {
+// every parameter any trial sampled, sorted
+std::set<std::string> param_names(const std::vector<FrozenTrial>& trials) {
     std::set<std::string> names;
     for (const auto& t : trials)
         for (const auto& [n, v] : t.params) names.insert(n);
+    return names;
+}
+
+// a parameter's value as a CSV field (empty when the trial does not have it)
+std::string param_cell(const FrozenTrial& t, const std::string& name) {
+    const json v = t.has(name) ? t.external(name) : json();
+    return v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+// an objective value in the multi-objective files and lines: as many digits as it needs
+std::string fmt_value(double v, int digits = 10) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*g", digits, v);
+    return b;
+}
+
+std::string values_text(const FrozenTrial& t, const char* sep, int digits) {
+    std::string s;
+    for (double v : t.values) s += (s.empty() ? "" : sep) + fmt_value(v, digits);
+    return s.empty() ? "-" : s;
+}
+
+// Writes through path.tmp and renames, so a reader never sees half a file.
+template <class F>
+void write_atomically(const std::string& path, const F& write) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp);
+        if (!out) throw engine::Error("cannot write '" + tmp + "'");
+        write(out);
+    }
+    fs::rename(tmp, path);
+}
+
+std::vector<std::string> value_columns(size_t k) {
+    std::vector<std::string> c;
+    for (size_t i = 0; i < k; ++i) c.push_back("value_" + std::to_string(i));
+    return c;
+}
+
+}  // namespace
+
+void write_trials_csv(const std::string& path, const std::vector<FrozenTrial>& trials,
+                      const std::vector<search::Direction>& directions) {
+    if (directions.size() == 1) return write_trials_csv(path, trials, directions[0]);
+    const std::set<std::string> names = param_names(trials);
+    std::set<int64_t> front;
+    for (const auto& t : Study::pareto_front(trials, directions)) front.insert(t.number);
+    write_atomically(path, [&](std::ofstream& out) {
+        std::vector<std::string> header{"number", "state"};
+        for (const auto& c : value_columns(directions.size())) header.push_back(c);
+        for (const char* c : {"pareto", "seconds", "test_accuracy", "parameters"}) header.push_back(c);
+        header.insert(header.end(), names.begin(), names.end());
+        header.push_back("reason");
+        util::write_csv_row(out, header);
+        for (const FrozenTrial& t : trials) {
+            std::vector<std::string> row{std::to_string(t.number), search::state_name(t.state)};
+            for (size_t i = 0; i < directions.size(); ++i)
+                row.push_back(i < t.values.size() ? fmt_value(t.values[i]) : "");
+            row.push_back(front.count(t.number) ? "1" : "0");
+            row.push_back(fmt_num(t.duration_s, 1));
+            for (const char* k : {"test_accuracy", "parameters"})
+                row.push_back(t.user_attrs.contains(k) ? t.user_attrs[k].dump() : std::string());
+            for (const auto& n : names) row.push_back(param_cell(t, n));
+            row.push_back(t.system_attrs.value("reason", ""));
+            util::write_csv_row(out, row);
+        }
+    });
+}
+
+void write_pareto_csv(const std::string& path, const std::vector<FrozenTrial>& trials,
+                      const std::vector<search::Direction>& directions) {
+    const std::set<std::string> names = param_names(trials);
+    write_atomically(path, [&](std::ofstream& out) {
+        std::vector<std::string> header{"number"};
+        for (const auto& c : value_columns(directions.size())) header.push_back(c);
+        header.insert(header.end(), names.begin(), names.end());
+        util::write_csv_row(out, header);
+        for (const FrozenTrial& t : Study::pareto_front(trials, directions)) {
+            std::vector<std::string> row{std::to_string(t.number)};
+            for (double v : t.values) row.push_back(fmt_value(v));
+            for (const auto& n : names) row.push_back(param_cell(t, n));
+            util::write_csv_row(out, row);
+        }
+    });
+}
+
+void write_trials_csv(const std::string& path, const std::vector<FrozenTrial>& trials, search::Direction d) {
+    const std::set<std::string> names = param_names(trials);
     const std::string tmp = path + ".tmp";
     {
         std::ofstream out(tmp);
@@ -52,10 +140,7 @@ void write_trials_csv(const std::string& path, const std::vector<FrozenTrial>& t
             std::vector<std::string> row{std::to_string(t.number), search::state_name(t.state),
                                          t.value ? fmt_num(*t.value) : "", best ? fmt_num(*best) : "",
                                          fmt_num(t.duration_s, 1), attr("test_accuracy"), attr("parameters")};
-            for (const auto& n : names) {
-                const json v = t.has(n) ? t.external(n) : json();
-                row.push_back(v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump());
-            }
+            for (const auto& n : names) row.push_back(param_cell(t, n));
             row.push_back(t.system_attrs.value("reason", ""));  // quoted when it holds a comma or a quote
             util::write_csv_row(out, row);
         }
@@ -66,6 +151,17 @@ void write_trials_csv(const std::string& path, const std::vector<FrozenTrial>& t
 void TrialReporter::operator()(const Study& s, const FrozenTrial& t) {
         ++ran;
         const auto& all = s.trials();
+        if (s.multi_objective()) {
+            const double per = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / ran;
+            const int64_t left = std::max<int64_t>(0, target - static_cast<int64_t>(all.size()));
+            std::printf("[%s %ld] %s values=%s front=%zu %.1f s, %ld/%ld, ETA %s | %s%s\n", s.name().c_str(),
+                        long(t.number), search::state_name(t.state), values_text(t, ",", 6).c_str(),
+                        Study::pareto_front(all, s.directions()).size(), t.duration_s, long(all.size()), long(target),
+                        util::format_duration(per * static_cast<double>(left)).c_str(), params_line(t.params_json()).c_str(),
+                        t.system_attrs.contains("reason") ? (" | " + t.system_attrs["reason"].get<std::string>()).c_str() : "");
+            std::fflush(stdout);
+            return;
+        }
         const auto best = Study::best_of(all, s.direction());
         const double per = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / ran;
         const int64_t left = std::max<int64_t>(0, target - static_cast<int64_t>(all.size()));

@@ -6,6 +6,8 @@
 #include <limits>
 #include <numeric>
 
+#include "search/multi_objective.h"
+
 namespace qbert::search {
 
 using json = nlohmann::json;
@@ -219,9 +221,12 @@ std::vector<double> TpeSampler::weights(int64_t n) {
 }
 
 ParzenEstimator::ParzenEstimator(const std::vector<std::vector<double>>& obs, const std::vector<Distribution>& dists,
-                                 const TpeOptions& o) {
+                                 const TpeOptions& o, const std::vector<double>& observation_weights) {
     const size_t m = obs.size();
-    weights_ = TpeSampler::weights(static_cast<int64_t>(m));
+    if (!observation_weights.empty() && observation_weights.size() != m)
+        throw Error("Parzen estimator: " + std::to_string(observation_weights.size()) + " weights for " +
+                    std::to_string(m) + " observations");
+    weights_ = observation_weights.empty() ? TpeSampler::weights(static_cast<int64_t>(m)) : observation_weights;
     weights_.push_back(o.prior_weight);
     const double total = std::accumulate(weights_.begin(), weights_.end(), 0.0);
     for (double& w : weights_) w /= total;
@@ -357,19 +362,107 @@ namespace {
 
 struct Split {
     std::vector<const FrozenTrial*> below, above;  // each in trial-number order
+    // multi-objective: the mixture weight of each below trial (hypervolume contributions); empty for a single
+    // objective (Optuna's default_weights ramp)
+    std::vector<double> below_weights;
 };
 
-Split split_trials(const std::vector<FrozenTrial>& history, Direction dir, const TpeOptions& o) {
+}  // namespace
+
+// Multi-objective "below" among the COMPLETE trials (Optuna 4.6 _split_complete_trials_multi_objective): whole
+// non-domination ranks while they fit in n_below, the rest of n_below from the next rank by greedy hypervolume
+// subset selection (reference point from that rank's worst values). Returns a flag per trial.
+std::vector<bool> TpeSampler::below_by_rank(const std::vector<const FrozenTrial*>& complete,
+                                            const std::vector<Direction>& dirs, size_t n_below) {
+    const size_t n = complete.size();
+    n_below = std::min(n_below, n);
+    if (n_below == 0 || n_below == n) return std::vector<bool>(n, n_below == n);
+    std::vector<Point> loss;
+    for (const FrozenTrial* t : complete) loss.push_back(to_loss(t->values, dirs));
+    const std::vector<int> rank = non_domination_ranks(loss);
+    const int worst = *std::max_element(rank.begin(), rank.end());
+    int last = -1;  // the last rank that fits whole
+    for (size_t taken = 0; last < worst;) {
+        const auto in_next = static_cast<size_t>(std::count(rank.begin(), rank.end(), last + 1));
+        if (taken + in_next > n_below) break;
+        taken += in_next;
+        ++last;
+    }
+    std::vector<bool> below(n);
+    size_t count = 0;
+    for (size_t i = 0; i < n; ++i) count += (below[i] = rank[i] <= last);
+    if (count < n_below) {  // tie-break within rank last + 1
+        std::vector<size_t> tied;
+        std::vector<Point> tied_loss;
+        for (size_t i = 0; i < n; ++i)
+            if (rank[i] == last + 1) {
+                tied.push_back(i);
+                tied_loss.push_back(loss[i]);
+            }
+        for (size_t j : hssp_greedy(tied_loss, n_below - count, tpe_reference_point(tied_loss))) below[tied[j]] = true;
+    }
+    return below;
+}
+
+// Mixture weights of the below trials of a multi-objective study (Optuna 4.6
+// _calculate_weights_below_for_multi_objective): a Pareto-optimal trial weighs its hypervolume contribution
+// (the volume lost without it, reference point from the below trials' worst values) over the largest one; any
+// other trial, and a below trial without values (PRUNED), weighs 1e-12. With one trial or an infinite
+// hypervolume every trial with values weighs 1.
+std::vector<double> TpeSampler::below_weights(const std::vector<const FrozenTrial*>& below,
+                                              const std::vector<Direction>& dirs) {
+    constexpr double eps = 1e-12;
+    std::vector<double> w(below.size(), eps);
+    std::vector<size_t> with_values;
+    std::vector<Point> loss;
+    for (size_t i = 0; i < below.size(); ++i)
+        if (below[i]->complete()) {
+            with_values.push_back(i);
+            loss.push_back(to_loss(below[i]->values, dirs));
+            w[i] = 1.0;
+        }
+    if (loss.size() <= 1) return w;
+    const Point ref = tpe_reference_point(loss);
+    const std::vector<bool> on_front = pareto_mask(loss);
+    std::vector<Point> front;
+    for (size_t i = 0; i < loss.size(); ++i)
+        if (on_front[i]) front.push_back(loss[i]);
+    const double hv = hypervolume(front, ref);
+    if (std::isinf(hv)) return w;
+    std::vector<double> contrib(loss.size(), 0.0);
+    for (size_t i = 0, f = 0; i < loss.size(); ++i) {
+        if (!on_front[i]) continue;
+        std::vector<Point> without = front;
+        without.erase(without.begin() + static_cast<std::ptrdiff_t>(f++));
+        contrib[i] = hv - hypervolume(without, ref);
+    }
+    const double top = std::max(*std::max_element(contrib.begin(), contrib.end()), eps);
+    for (size_t i = 0; i < loss.size(); ++i) w[with_values[i]] = std::max(contrib[i] / top, eps);
+    return w;
+}
+
+namespace {
+
+Split split_trials(const std::vector<FrozenTrial>& history, const std::vector<Direction>& dirs, const TpeOptions& o) {
+    const bool multi = dirs.size() > 1;
     std::vector<const FrozenTrial*> complete, pruned;
     for (const auto& t : history) {
-        if (t.state == TrialState::Complete && t.value) complete.push_back(&t);
+        if (t.complete()) complete.push_back(&t);
         if (t.state == TrialState::Pruned) pruned.push_back(&t);
     }
     const int64_t n = static_cast<int64_t>(complete.size() + pruned.size());
     const size_t n_below = static_cast<size_t>(TpeSampler::gamma(n, o.gamma));
-    std::stable_sort(complete.begin(), complete.end(),
-                     [&](auto* a, auto* b) { return better(dir, *a->value, *b->value); });
-    // pruned: the furthest reported step first, then the better last value; no value at all comes last
+    Split s;
+    if (multi) {
+        const std::vector<bool> below = TpeSampler::below_by_rank(complete, dirs, n_below);
+        for (size_t i = 0; i < complete.size(); ++i) (below[i] ? s.below : s.above).push_back(complete[i]);
+    } else {
+        std::stable_sort(complete.begin(), complete.end(),
+                         [&](auto* a, auto* b) { return better(dirs[0], *a->value, *b->value); });
+        for (size_t i = 0; i < complete.size(); ++i) (i < n_below ? s.below : s.above).push_back(complete[i]);
+    }
+    // pruned: the furthest reported step first, then the better last value (single objective: a multi-objective
+    // study has no direction for intermediate values); no value at all comes last
     std::stable_sort(pruned.begin(), pruned.end(), [&](auto* a, auto* b) {
         const bool ha = !a->intermediate.empty(), hb = !b->intermediate.empty();
         if (ha != hb) return ha;
@@ -377,43 +470,50 @@ Split split_trials(const std::vector<FrozenTrial>& history, Direction dir, const
         const auto& [sa, va] = *a->intermediate.rbegin();
         const auto& [sb, vb] = *b->intermediate.rbegin();
         if (sa != sb) return sa > sb;
+        if (multi) return false;
         if (std::isnan(va) != std::isnan(vb)) return std::isnan(vb);
-        return better(dir, va, vb);
+        return better(dirs[0], va, vb);
     });
-    Split s;
-    for (size_t i = 0; i < complete.size(); ++i) (i < n_below ? s.below : s.above).push_back(complete[i]);
     const size_t rest = n_below > s.below.size() ? n_below - s.below.size() : 0;
     for (size_t i = 0; i < pruned.size(); ++i) (i < rest ? s.below : s.above).push_back(pruned[i]);
     const auto by_number = [](auto* a, auto* b) { return a->number < b->number; };
     std::sort(s.below.begin(), s.below.end(), by_number);
     std::sort(s.above.begin(), s.above.end(), by_number);
+    if (multi) s.below_weights = TpeSampler::below_weights(s.below, dirs);
     return s;
 }
 
 int64_t count_finished(const std::vector<FrozenTrial>& history) {
     int64_t n = 0;
-    for (const auto& t : history) n += (t.state == TrialState::Complete && t.value) || t.state == TrialState::Pruned;
+    for (const auto& t : history) n += t.complete() || t.state == TrialState::Pruned;
     return n;
 }
 
-// Draw candidates from l, keep the one maximizing log l - log g (the first on ties).
-std::vector<double> tpe_pick(const std::vector<const FrozenTrial*>& below, const std::vector<const FrozenTrial*>& above,
-                             const std::vector<std::string>& names, const std::vector<Distribution>& dists,
-                             const TpeOptions& o, SamplerRng& rng) {
-    const auto observations = [&](const std::vector<const FrozenTrial*>& group) {
+// Draw candidates from l, keep the one maximizing log l - log g (the first on ties). l is weighted by
+// s.below_weights when there are some (multi-objective), else by the default ramp.
+std::vector<double> tpe_pick(const Split& s, const std::vector<std::string>& names,
+                             const std::vector<Distribution>& dists, const TpeOptions& o, SamplerRng& rng) {
+    // the group's trials that have every name, and the weights of those (when the group has weights)
+    const auto observations = [&](const std::vector<const FrozenTrial*>& group, const std::vector<double>& weights,
+                                  std::vector<double>& kept_weights) {
         std::vector<std::vector<double>> obs;
-        for (const FrozenTrial* t : group) {
+        for (size_t i = 0; i < group.size(); ++i) {
             std::vector<double> row;
             for (const auto& n : names) {
-                const auto it = t->params.find(n);
-                if (it == t->params.end()) break;
+                const auto it = group[i]->params.find(n);
+                if (it == group[i]->params.end()) break;
                 row.push_back(it->second);
             }
-            if (row.size() == names.size()) obs.push_back(std::move(row));
+            if (row.size() != names.size()) continue;
+            obs.push_back(std::move(row));
+            if (!weights.empty()) kept_weights.push_back(weights[i]);
         }
         return obs;
     };
-    const ParzenEstimator l(observations(below), dists, o), g(observations(above), dists, o);
+    std::vector<double> below_w, above_w;
+    const auto below_obs = observations(s.below, s.below_weights, below_w);
+    const auto above_obs = observations(s.above, {}, above_w);
+    const ParzenEstimator l(below_obs, dists, o, below_w), g(above_obs, dists, o);
     const auto candidates = l.sample(rng, o.n_ei_candidates);
     size_t best = 0;
     double best_score = -kInf;
@@ -437,10 +537,10 @@ double TpeSampler::sample_independent(const Study& study, const FrozenTrial& tri
     SamplerRng rng(stream_seed(seed_, trial.number, name));
     const auto& history = study.history();
     if (count_finished(history) < o_.n_startup_trials) return RandomSampler::draw(d, rng);
-    const Split s = split_trials(history, study.direction(), o_);
+    const Split s = split_trials(history, study.directions(), o_);
     TpeOptions univariate = o_;
     univariate.multivariate = false;  // parameters outside the shared space are modelled alone
-    return tpe_pick(s.below, s.above, {name}, {d}, univariate, rng)[0];
+    return tpe_pick(s, {name}, {d}, univariate, rng)[0];
 }
 
 std::map<std::string, double> TpeSampler::sample_relative(Study& study, FrozenTrial& trial) {
@@ -451,7 +551,7 @@ std::map<std::string, double> TpeSampler::sample_relative(Study& study, FrozenTr
     std::map<std::string, Distribution> space;
     bool first = true;
     for (const auto& t : history) {
-        if (!((t.state == TrialState::Complete && t.value) || t.state == TrialState::Pruned)) continue;
+        if (!(t.complete() || t.state == TrialState::Pruned)) continue;
         if (first) {
             space = t.distributions;
             first = false;
@@ -472,8 +572,8 @@ std::map<std::string, double> TpeSampler::sample_relative(Study& study, FrozenTr
         }
     if (names.empty()) return {};
     SamplerRng rng(stream_seed(seed_, trial.number, "relative"));
-    const Split s = split_trials(history, study.direction(), o_);
-    const auto x = tpe_pick(s.below, s.above, names, dists, o_, rng);
+    const Split s = split_trials(history, study.directions(), o_);
+    const auto x = tpe_pick(s, names, dists, o_, rng);
     std::map<std::string, double> out;
     for (size_t p = 0; p < names.size(); ++p) out[names[p]] = x[p];
     return out;
@@ -488,7 +588,8 @@ std::shared_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed, co
         return std::make_shared<TpeSampler>(seed, o);
     }
     if (name == "grid") return std::make_shared<GridSampler>(grid, seed);
-    throw Error("unknown sampler '" + name + "'; valid samplers: random, grid, tpe, tpe-multivariate");
+    if (name == "nsga2") return std::make_shared<NsgaIISampler>(seed);
+    throw Error("unknown sampler '" + name + "'; valid samplers: random, grid, tpe, tpe-multivariate, nsga2");
 }
 
 }  // namespace qbert::search

@@ -1,10 +1,12 @@
-// The samplers of mase-behaviour.md section 6: random, grid and TPE (Optuna's defaults and algorithm).
+// The samplers of mase-behaviour.md section 6: random, grid and TPE (Optuna's defaults and algorithm), and for
+// multi-objective studies Optuna's NSGA-II and multi-objective TPE.
 // Every draw comes from a stream derived from (seed, trial number, parameter name), so a study is reproducible
 // from its seed, also when it is resumed or shared by several processes.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,10 @@ struct TpeOptions {
 // kernel per observation plus a prior) is fitted to each; 24 candidates are drawn from l(x) and the one with the
 // highest log l(x) - log g(x) is taken. Univariate by default; `multivariate` samples the parameters every
 // finished trial shares jointly (Optuna's multivariate=True bandwidths), the rest univariately.
+// With several objectives it is Optuna 4.6's MOTPE (TPESampler in a multi-objective study): "below" = whole
+// non-domination ranks while they fit in gamma(n), the rest of gamma(n) from the next rank by greedy
+// hypervolume subset selection; the below trials weigh their hypervolume contributions (non-Pareto ones
+// ~0), the above ones the default ramp. PRUNED trials only fill "below" when too few trials completed.
 class TpeSampler : public Sampler {
 public:
     explicit TpeSampler(uint64_t seed = 0, TpeOptions o = {}) : seed_(seed), o_(o) {}
@@ -75,6 +81,13 @@ public:
 
     static int gamma(int64_t n, TpeOptions::Gamma g);
     static std::vector<double> weights(int64_t n);  // Optuna's default_weights
+    // MOTPE's split and weights (exposed for tests): which COMPLETE trials are "below" (whole non-domination
+    // ranks, then greedy hypervolume subset selection in the next rank), and the mixture weight of each below
+    // trial (hypervolume contribution over the largest; 1e-12 off the Pareto front or without values).
+    static std::vector<bool> below_by_rank(const std::vector<const FrozenTrial*>& complete,
+                                           const std::vector<Direction>& directions, size_t n_below);
+    static std::vector<double> below_weights(const std::vector<const FrozenTrial*>& below,
+                                             const std::vector<Direction>& directions);
 
 private:
     uint64_t seed_;
@@ -86,8 +99,10 @@ private:
 class ParzenEstimator {
 public:
     // observations[i][p]: internal value of parameter p in observation i (in trial-number order).
+    // observation_weights: one mixture weight per observation before the prior's is appended and all are
+    // normalised (empty: Optuna's default_weights ramp; MOTPE passes hypervolume contributions).
     ParzenEstimator(const std::vector<std::vector<double>>& observations, const std::vector<Distribution>& dists,
-                    const TpeOptions& o);
+                    const TpeOptions& o, const std::vector<double>& observation_weights = {});
     std::vector<std::vector<double>> sample(SamplerRng& rng, int n) const;  // n points, internal form
     double log_pdf(const std::vector<double>& x) const;
 
@@ -107,7 +122,53 @@ private:
     std::vector<Kernel> kernels_;  // one per parameter
 };
 
-// A sampler by name: random | grid | tpe | tpe-multivariate. The grid needs its space; other names throw
+struct NsgaIIOptions {
+    int population_size = 50;
+    std::optional<double> mutation_prob;  // none: 1 / max(1, number of parameters)
+    double crossover_prob = 0.9;
+    double swapping_prob = 0.5;
+    // Parents by Deb's crowded tournament (lower non-domination rank, then larger crowding distance within the
+    // parent population) instead of Optuna's (the first candidate if it dominates the second, else the second).
+    bool crowded_tournament = false;
+};
+
+// Optuna's NSGAIISampler (4.6, defaults): generations of population_size COMPLETE trials, each trial's
+// generation in system_attrs["nsga2:generation"] (a trial joins the newest generation until it has
+// population_size complete trials). Generation 0 is random. The parents of generation g are the elite of
+// generation g-1 plus g-1's parents: whole non-domination ranks while they fit, the last rank cut by crowding
+// distance. A child: with crossover_prob, uniform crossover (swapping_prob per parameter) of two parents, each
+// the winner of a binary tournament (distinct parents); otherwise a copy of a random parent. Each parameter is
+// then, with mutation_prob, left out, so that it is drawn at random (Optuna's mutation=None). Parameters
+// outside the space every COMPLETE trial shares are drawn at random as well. Random draws are
+// RandomSampler's with the same seed.
+class NsgaIISampler : public Sampler {
+public:
+    explicit NsgaIISampler(uint64_t seed = 0, NsgaIIOptions o = {});
+    std::string name() const override { return "nsga2"; }
+    std::map<std::string, double> sample_relative(Study& study, FrozenTrial& trial) override;
+    double sample_independent(const Study& study, const FrozenTrial& trial, const std::string& name,
+                              const Distribution& d) override;
+
+    static constexpr const char* kGenerationKey = "nsga2:generation";
+    // The survivors of `population` (Optuna's NSGAIIElitePopulationSelectionStrategy): whole non-domination
+    // ranks while they fit in `size`, then the most crowded-apart trials of the next rank. Returns indices.
+    static std::vector<size_t> select_elite(const std::vector<const FrozenTrial*>& population,
+                                            const std::vector<Direction>& directions, size_t size);
+
+private:
+    int64_t generation_of(Study& study, FrozenTrial& trial) const;
+    const std::vector<int64_t>& parents(const Study& study, int64_t generation);  // trial numbers
+    std::map<std::string, double> crossover(const std::vector<const FrozenTrial*>& parents,
+                                            const std::map<std::string, Distribution>& space,
+                                            const std::vector<Direction>& directions, SamplerRng& rng) const;
+    uint64_t seed_;
+    NsgaIIOptions o_;
+    // (study, generation) -> its parents, computed once per process (Optuna caches them in the study's system
+    // attrs; recomputing gives the same parents for a study run or resumed sequentially)
+    std::map<std::pair<std::string, int64_t>, std::vector<int64_t>> parents_;
+};
+
+// A sampler by name: random | grid | tpe | tpe-multivariate | nsga2. The grid needs its space; other names throw
 // listing the valid ones.
 std::shared_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed, const GridSampler::Space& grid = {});
 

@@ -176,8 +176,37 @@ std::string substitute(const std::string& command, const json& params) {
     return out;
 }
 
+std::vector<double> parse_values(const std::string& line, size_t n_values) {
+    std::vector<std::string> fields;
+    for (size_t i = 0; i < line.size();) {
+        const size_t b = line.find_first_not_of(" \t\r,", i);
+        if (b == std::string::npos) break;
+        const size_t e = line.find_first_of(" \t\r,", b);
+        fields.push_back(line.substr(b, e == std::string::npos ? std::string::npos : e - b));
+        i = e == std::string::npos ? line.size() : e;
+    }
+    if (fields.empty())
+        throw Error("command printed nothing (its last line must be the " + std::to_string(n_values) +
+                    " objective values, separated by spaces or commas)");
+    std::vector<double> values;
+    for (const std::string& f : fields) {
+        char* end = nullptr;
+        const double v = std::strtod(f.c_str(), &end);
+        if (end != f.c_str() + f.size())
+            throw Error("last line of the command's output is not " + std::to_string(n_values) + " numbers: '" + f +
+                        "' in '" + line + "'");
+        if (!std::isfinite(v)) throw Error("command printed a non-finite value: '" + f + "' in '" + line + "'");
+        values.push_back(v);
+    }
+    if (values.size() != n_values)
+        throw Error("command printed " + std::to_string(values.size()) + " value" + (values.size() == 1 ? "" : "s") +
+                    " but the study has " + std::to_string(n_values) + " objectives: '" + line + "'");
+    return values;
+}
+
 ExecResult run_exec(const std::string& command, const json& params, int64_t trial_number,
-                    const std::string& echo_prefix, double timeout_s) {
+                    const std::string& echo_prefix, double timeout_s, size_t n_values) {
+    if (n_values < 1) throw Error("exec: a study has at least one objective");
     if (!(timeout_s >= 0)) throw Error("exec: timeout must be >= 0 seconds (0 = none)");
     const std::string cmd = substitute(command, params);
     util::SpawnOptions so;
@@ -231,6 +260,14 @@ ExecResult run_exec(const std::string& command, const json& params, int64_t tria
         r.error = "command exited with status " + std::to_string(r.exit_code) + ": " + cmd;
         return r;
     }
+    if (n_values > 1) {
+        try {
+            r.values = parse_values(r.last_line, n_values);
+        } catch (const Error& e) {
+            r.error = e.what();
+        }
+        return r;
+    }
     char* end = nullptr;
     const double v = std::strtod(r.last_line.c_str(), &end);
     if (r.last_line.empty() || end != r.last_line.c_str() + r.last_line.size()) {
@@ -243,6 +280,7 @@ ExecResult run_exec(const std::string& command, const json& params, int64_t tria
         return r;
     }
     r.value = v;
+    r.values = {v};
     return r;
 }
 

@@ -1,5 +1,5 @@
 // Search spaces written in TOML (one table per parameter, as `qbert search --space` reads them) and the `exec`
-// objective: run a user command per trial with the sampled parameters, read the value from its last line.
+// objective: run a user command per trial with the sampled parameters, read the value(s) from its last line.
 #pragma once
 
 #include <string>
@@ -33,19 +33,24 @@ struct SearchSpace {
 struct ExecResult {
     int exit_code = 0;
     std::string last_line;
-    std::optional<double> value;
-    std::string error;  // why there is no value
+    std::optional<double> value;  // one objective
+    std::vector<double> values;   // every objective, in order (= {value} for one)
+    std::string error;            // why there are no values
 };
 
 // Runs `command` with /bin/sh -c after replacing every {name} of a parameter by its value (strings that are not
 // plain words are single-quoted), with the parameters as one JSON object on stdin and in QBERT_TRIAL_PARAMS,
 // and QBERT_TRIAL_NUMBER set. The child's stdout passes through to ours (prefixed with `echo_prefix` unless that
-// is empty) and its last non-empty line must be a number. Stderr passes through. The command runs in its own
-// process group; with timeout_s > 0 the group is stopped (SIGTERM, SIGKILL 2 s later) once that many seconds
-// have passed, and the result is a failure (exit code 124). A SIGINT/SIGTERM/SIGHUP we receive meanwhile is
-// passed on to the group.
+// is empty) and its last non-empty line must be a number, or with n_values > 1 exactly n_values numbers
+// separated by spaces and/or commas (one per objective, in order). Stderr passes through. The command runs in
+// its own process group; with timeout_s > 0 the group is stopped (SIGTERM, SIGKILL 2 s later) once that many
+// seconds have passed, and the result is a failure (exit code 124). A SIGINT/SIGTERM/SIGHUP we receive
+// meanwhile is passed on to the group.
 ExecResult run_exec(const std::string& command, const nlohmann::json& params, int64_t trial_number,
-                    const std::string& echo_prefix = "  | ", double timeout_s = 0.0);
+                    const std::string& echo_prefix = "  | ", double timeout_s = 0.0, size_t n_values = 1);
+// The numbers of a multi-value line ("0.91 12", "0.91,12", "0.91, 12"); throws naming what is wrong: a field
+// that is not a number, a count other than n_values, a non-finite value.
+std::vector<double> parse_values(const std::string& line, size_t n_values);
 std::string substitute(const std::string& command, const nlohmann::json& params);
 
 }  // namespace qbert::search

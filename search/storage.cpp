@@ -37,6 +37,28 @@ Direction parse_direction(const std::string& s) {
     throw Error("direction must be maximize or minimize, got '" + s + "'");
 }
 
+std::vector<Direction> parse_directions(const std::string& s) {
+    std::vector<Direction> out;
+    size_t from = 0;
+    for (;;) {
+        const size_t comma = s.find(',', from);
+        std::string item = s.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+        const size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+        item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+        if (item.empty())
+            throw Error("directions '" + s + "': an empty entry (give maximize or minimize per objective, comma-separated)");
+        out.push_back(parse_direction(item));
+        if (comma == std::string::npos) return out;
+        from = comma + 1;
+    }
+}
+
+std::string directions_name(const std::vector<Direction>& d) {
+    std::string s;
+    for (Direction x : d) s += (s.empty() ? "" : ",") + std::string(direction_name(x));
+    return s;
+}
+
 json FrozenTrial::external(const std::string& name) const {
     const auto it = params.find(name);
     if (it == params.end()) throw Error("trial " + std::to_string(number) + " has no parameter '" + name + "'");
@@ -173,7 +195,10 @@ Storage::Storage(const std::string& path) : path_(path) {
                   internal REAL NOT NULL, distribution TEXT NOT NULL, PRIMARY KEY(trial_id, name));
                 CREATE TABLE IF NOT EXISTS intermediate (
                   trial_id INTEGER NOT NULL REFERENCES trials(trial_id), step INTEGER NOT NULL,
-                  value REAL NOT NULL, PRIMARY KEY(trial_id, step));)");
+                  value REAL NOT NULL, PRIMARY KEY(trial_id, step));
+                CREATE TABLE IF NOT EXISTS trial_values (
+                  trial_id INTEGER NOT NULL REFERENCES trials(trial_id), objective INTEGER NOT NULL,
+                  value REAL NOT NULL, PRIMARY KEY(trial_id, objective));)");
     } catch (...) {
         sqlite3_close(db_);
         db_ = nullptr;
@@ -197,18 +222,24 @@ std::optional<StudyRecord> Storage::find_study(const std::string& name) const {
     Stmt s(db_, path_, "SELECT study_id, direction, meta FROM studies WHERE name = ?");
     s.bind(1, name);
     if (!s.step()) return std::nullopt;
-    return StudyRecord{s.i64(0), name, parse_direction(s.text(1)), json::parse(s.text(2))};
+    const std::vector<Direction> dirs = parse_directions(s.text(1));
+    return StudyRecord{s.i64(0), name, dirs[0], dirs, json::parse(s.text(2))};
 }
 
 StudyRecord Storage::create_study(const std::string& name, Direction direction, const json& meta) {
+    return create_study(name, std::vector<Direction>{direction}, meta);
+}
+
+StudyRecord Storage::create_study(const std::string& name, const std::vector<Direction>& directions, const json& meta) {
+    if (directions.empty()) throw Error("study '" + name + "': a study needs at least one direction");
     Transaction tx(db_, path_);
     if (auto existing = find_study(name)) return *existing;  // created by another process meanwhile
     Stmt s(db_, path_, "INSERT INTO studies(name, direction, meta, created) VALUES (?, ?, ?, ?)");
-    s.bind(1, name).bind(2, std::string(direction_name(direction))).bind(3, meta.dump()).bind(4, now_iso());
+    s.bind(1, name).bind(2, directions_name(directions)).bind(3, meta.dump()).bind(4, now_iso());
     s.step();
     const int64_t id = sqlite3_last_insert_rowid(db_);
     tx.commit();
-    return StudyRecord{id, name, direction, meta};
+    return StudyRecord{id, name, directions[0], directions, meta};
 }
 
 std::vector<std::string> Storage::study_names() const {
@@ -274,7 +305,13 @@ void Storage::report(int64_t trial_id, int64_t step, double value) {
 }
 
 void Storage::finish_trial(int64_t trial_id, TrialState state, std::optional<double> value) {
+    finish_trial(trial_id, state, value ? std::vector<double>{*value} : std::vector<double>{});
+}
+
+void Storage::finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values) {
     if (state == TrialState::Running) throw Error("finish_trial: the new state must not be running");
+    std::optional<double> value;  // the `value` column: a single objective's value
+    if (values.size() == 1) value = values[0];
     Transaction tx(db_, path_);
     Stmt r(db_, path_, "SELECT state, study_id, number, started_s FROM trials WHERE trial_id = ?");
     r.bind(1, trial_id);
@@ -292,6 +329,12 @@ void Storage::finish_trial(int64_t trial_id, TrialState state, std::optional<dou
     if (value && std::isfinite(*value)) w.bind(2, *value); else w.bind_null(2);
     w.bind(3, o.i64(0)).bind(4, now_iso()).bind(5, duration).bind(6, trial_id);
     w.step();
+    if (values.size() > 1)
+        for (size_t i = 0; i < values.size(); ++i) {
+            Stmt v(db_, path_, "INSERT OR REPLACE INTO trial_values(trial_id, objective, value) VALUES (?, ?, ?)");
+            v.bind(1, trial_id).bind(2, static_cast<int64_t>(i)).bind(3, values[i]);
+            v.step();
+        }
     tx.commit();
 }
 
@@ -331,6 +374,13 @@ std::vector<FrozenTrial> Storage::trials(int64_t study_id, int64_t from_number) 
                             "JOIN trials t ON t.trial_id = i.trial_id WHERE t.study_id = ? AND t.number >= ?");
         iv.bind(1, study_id).bind(2, from_number);
         while (iv.step()) out[by_id.at(iv.i64(0))].intermediate[iv.i64(1)] = iv.f64(2);
+        Stmt tv(db_, path_, "SELECT v.trial_id, v.objective, v.value FROM trial_values v "
+                            "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ? AND t.number >= ? "
+                            "ORDER BY v.trial_id, v.objective");
+        tv.bind(1, study_id).bind(2, from_number);
+        while (tv.step()) out[by_id.at(tv.i64(0))].values.push_back(tv.f64(2));
+        for (FrozenTrial& t : out)  // a single objective's value lives in trials.value
+            if (t.values.empty() && t.value) t.values = {*t.value};
     } catch (...) {
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
         throw;

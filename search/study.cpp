@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "search/multi_objective.h"
+
 namespace qbert::search {
 
 using json = nlohmann::json;
@@ -90,6 +92,9 @@ std::string Trial::suggest_string(const std::string& name, const std::vector<std
 }
 
 void Trial::report(double value, int64_t step) {
+    if (study_->multi_objective())
+        throw Error("trial " + std::to_string(t_.number) + ": report() is for single-objective studies; study '" +
+                    study_->name() + "' has " + std::to_string(study_->directions().size()) + " objectives (as Optuna)");
     study_->storage_->report(t_.id, step, value);
     t_.intermediate[step] = value;
 }
@@ -103,8 +108,23 @@ void Trial::set_user_attr(const std::string& key, const json& value) {
 
 Study::Study(std::shared_ptr<Storage> storage, const std::string& name, Direction direction,
              std::shared_ptr<Sampler> sampler, OpenMode mode, const json& meta)
+    : Study(std::move(storage), name, std::vector<Direction>{direction}, std::move(sampler), mode, meta) {}
+
+namespace {
+// "maximize" for one objective, "[maximize, minimize]" for several
+std::string describe(const std::vector<Direction>& dirs) {
+    if (dirs.size() == 1) return direction_name(dirs[0]);
+    std::string s;
+    for (Direction d : dirs) s += (s.empty() ? "[" : ", ") + std::string(direction_name(d));
+    return s + "]";
+}
+}  // namespace
+
+Study::Study(std::shared_ptr<Storage> storage, const std::string& name, std::vector<Direction> directions,
+             std::shared_ptr<Sampler> sampler, OpenMode mode, const json& meta)
     : storage_(std::move(storage)), sampler_(std::move(sampler)) {
     if (name.empty()) throw Error("a study needs a name");
+    if (directions.empty()) throw Error("study '" + name + "': give at least one direction");
     auto existing = storage_->find_study(name);
     if (existing && mode == OpenMode::Create)
         throw Error("study '" + name + "' already exists in '" + storage_->path() +
@@ -115,11 +135,19 @@ Study::Study(std::shared_ptr<Storage> storage, const std::string& name, Directio
             for (const auto& n : storage_->study_names()) s += (s.empty() ? "" : ", ") + n;
             return s.empty() ? std::string("none") : s;
         }() + ")");
-    rec_ = existing ? *existing : storage_->create_study(name, direction, meta);
-    if (rec_.direction != direction)
-        throw Error("study '" + name + "' in '" + storage_->path() + "' is " + direction_name(rec_.direction) +
-                    ", not " + direction_name(direction));
+    rec_ = existing ? *existing : storage_->create_study(name, directions, meta);
+    if (rec_.directions != directions)
+        throw Error("study '" + name + "' in '" + storage_->path() + "' " +
+                    (rec_.directions.size() == 1 && directions.size() == 1 ? "is " : "has directions ") +
+                    describe(rec_.directions) + ", not " + describe(directions));
     trials();
+}
+
+Direction Study::direction() const {
+    if (multi_objective())
+        throw Error("study '" + name() + "' has " + std::to_string(rec_.directions.size()) + " objectives " +
+                    describe(rec_.directions) + ": it has no single direction (use directions())");
+    return rec_.direction;
 }
 
 Trial Study::ask() {
@@ -131,16 +159,41 @@ Trial Study::ask() {
 }
 
 FrozenTrial Study::tell(Trial& trial, double value) {
+    if (multi_objective()) return tell(trial, std::vector<double>{value});
     if (!std::isfinite(value))
         return tell(trial, TrialState::Fail, std::nullopt, "objective returned " + std::to_string(value));
     return tell(trial, TrialState::Complete, value);
 }
 
+FrozenTrial Study::tell(Trial& trial, const std::vector<double>& values) {
+    if (!multi_objective() && values.size() == 1) return tell(trial, values[0]);
+    const auto& dirs = rec_.directions;
+    if (values.size() != dirs.size())
+        return finish(trial, TrialState::Fail, {},
+                      "objective returned " + std::to_string(values.size()) + " value" + (values.size() == 1 ? "" : "s") +
+                          ", the study has " + std::to_string(dirs.size()) + " objective" + (dirs.size() == 1 ? "" : "s") +
+                          " " + describe(dirs));
+    for (size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i]))
+            return finish(trial, TrialState::Fail, {},
+                          "objective returned " + std::to_string(values[i]) + " for objective " + std::to_string(i) +
+                              " (" + direction_name(dirs[i]) + ")");
+    return finish(trial, TrialState::Complete, values, "");
+}
+
 FrozenTrial Study::tell(Trial& trial, TrialState state, std::optional<double> value, const std::string& reason) {
     if (state == TrialState::Complete && (!value || !std::isfinite(*value)))
         throw Error("tell: a COMPLETE trial needs a finite value");
+    if (state == TrialState::Complete && multi_objective())
+        throw Error("tell: study '" + name() + "' has " + std::to_string(rec_.directions.size()) +
+                    " objectives; a COMPLETE trial needs one value per objective");
+    return finish(trial, state, state == TrialState::Complete ? std::vector<double>{*value} : std::vector<double>{},
+                  reason);
+}
+
+FrozenTrial Study::finish(Trial& trial, TrialState state, const std::vector<double>& values, const std::string& reason) {
     if (!reason.empty()) storage_->set_system_attr(trial.id(), "reason", reason);
-    storage_->finish_trial(trial.id(), state, state == TrialState::Complete ? value : std::nullopt);
+    storage_->finish_trial(trial.id(), state, values);
     FrozenTrial done = storage_->trial(trial.id());
     sampler_->after_trial(*this, done);
     return done;
@@ -178,9 +231,33 @@ std::vector<std::optional<double>> Study::best_so_far(const std::vector<FrozenTr
 
 const std::string& Trial::study_name() const { return study_->name(); }
 
-std::optional<FrozenTrial> Study::best_trial() const { return best_of(trials(), rec_.direction); }
+std::optional<FrozenTrial> Study::best_trial() const {
+    if (multi_objective())
+        throw Error("study '" + name() + "' has " + std::to_string(rec_.directions.size()) + " objectives " +
+                    describe(rec_.directions) + ": a single best trial does not exist; use best_trials() (the Pareto front)");
+    return best_of(trials(), rec_.direction);
+}
 
-int64_t Study::optimize(const Objective& objective, const OptimizeOptions& o, const Callback& on_trial_end) {
+std::vector<FrozenTrial> Study::best_trials() const { return pareto_front(trials(), rec_.directions); }
+
+std::vector<FrozenTrial> Study::pareto_front(const std::vector<FrozenTrial>& trials,
+                                             const std::vector<Direction>& directions) {
+    std::vector<const FrozenTrial*> done;
+    std::vector<Point> loss;
+    for (const auto& t : trials)
+        if (t.complete() && t.values.size() == directions.size()) {
+            done.push_back(&t);
+            loss.push_back(to_loss(t.values, directions));
+        }
+    const std::vector<bool> on_front = pareto_mask(loss);
+    std::vector<FrozenTrial> out;
+    for (size_t i = 0; i < done.size(); ++i)
+        if (on_front[i]) out.push_back(*done[i]);
+    return out;
+}
+
+template <class F>
+int64_t Study::run_trials(const F& objective, const OptimizeOptions& o, const Callback& on_trial_end) {
     const auto start = std::chrono::steady_clock::now();
     int64_t ran = 0;
     stop_ = false;
@@ -196,8 +273,7 @@ int64_t Study::optimize(const Objective& objective, const OptimizeOptions& o, co
         Trial t = ask();
         FrozenTrial done;
         try {
-            const double v = objective(t);
-            done = tell(t, v);
+            done = tell(t, objective(t));  // a double, or one value per objective
         } catch (const TrialPruned& e) {
             done = tell(t, TrialState::Pruned, std::nullopt, e.what());
         } catch (const std::exception& e) {
@@ -208,6 +284,14 @@ int64_t Study::optimize(const Objective& objective, const OptimizeOptions& o, co
         if (on_trial_end) on_trial_end(*this, done);
     }
     return ran;
+}
+
+int64_t Study::optimize(const Objective& objective, const OptimizeOptions& o, const Callback& on_trial_end) {
+    return run_trials(objective, o, on_trial_end);
+}
+
+int64_t Study::optimize(const MultiObjective& objective, const OptimizeOptions& o, const Callback& on_trial_end) {
+    return run_trials(objective, o, on_trial_end);
 }
 
 std::vector<int64_t> Study::fail_stale_trials() {

@@ -1,6 +1,8 @@
 // Optuna-shaped studies: define-by-run trials (suggest_int / suggest_float / suggest_categorical), ask / tell,
 // optimize(objective, n_trials, timeout), best trial = the first strictly best COMPLETE trial (in the order
 // trials finished). Everything a trial does is written to the Storage as it happens.
+// A study may have several objectives (a list of directions, as Optuna's create_study(directions=...)): the
+// objective then returns one value per objective, and best_trials() is the Pareto front.
 #pragma once
 
 #include <functional>
@@ -49,7 +51,8 @@ public:
     nlohmann::json suggest_categorical(const std::string& name, const std::vector<nlohmann::json>& choices);
     std::string suggest_string(const std::string& name, const std::vector<std::string>& choices);
     nlohmann::json suggest(const std::string& name, const Distribution& d);  // any distribution
-    void report(double value, int64_t step);  // an intermediate value (also what TPE ranks PRUNED trials by)
+    // An intermediate value (also what TPE ranks PRUNED trials by). Single-objective studies only (as Optuna).
+    void report(double value, int64_t step);
     void set_user_attr(const std::string& key, const nlohmann::json& value);
     const FrozenTrial& frozen() const { return t_; }
 
@@ -74,27 +77,40 @@ struct OptimizeOptions {
 class Study {
 public:
     // Create: error if the study exists; Load: error if it does not; CreateOrLoad: either. A loaded study must
-    // have the same direction.
+    // have the same direction(s); the error names both.
     Study(std::shared_ptr<Storage> storage, const std::string& name, Direction direction,
+          std::shared_ptr<Sampler> sampler, OpenMode mode = OpenMode::CreateOrLoad,
+          const nlohmann::json& meta = nlohmann::json::object());
+    // A study with one objective per direction (one direction: the same as the constructor above).
+    Study(std::shared_ptr<Storage> storage, const std::string& name, std::vector<Direction> directions,
           std::shared_ptr<Sampler> sampler, OpenMode mode = OpenMode::CreateOrLoad,
           const nlohmann::json& meta = nlohmann::json::object());
 
     const std::string& name() const { return rec_.name; }
-    Direction direction() const { return rec_.direction; }
+    // The direction of a single-objective study; throws for a multi-objective one (as Optuna's study.direction).
+    Direction direction() const;
+    const std::vector<Direction>& directions() const { return rec_.directions; }
+    bool multi_objective() const { return rec_.directions.size() > 1; }
     const nlohmann::json& meta() const { return rec_.meta; }
     Storage& storage() { return *storage_; }
     Sampler& sampler() { return *sampler_; }
 
     Trial ask();
-    // Ends the trial: COMPLETE with a finite value; a NaN/inf value makes it FAIL (as Optuna).
+    // Ends the trial: COMPLETE with a finite value; a NaN/inf value makes it FAIL (as Optuna). In a
+    // multi-objective study one value is the wrong count: FAIL.
     FrozenTrial tell(Trial& trial, double value);
+    // One value per objective, as Optuna's tell(trial, values): any non-finite value, or a count other than the
+    // number of objectives, makes the trial FAIL with the reason in system_attrs["reason"].
+    FrozenTrial tell(Trial& trial, const std::vector<double>& values);
     FrozenTrial tell(Trial& trial, TrialState state, std::optional<double> value = std::nullopt,
                      const std::string& reason = "");
 
     using Objective = std::function<double(Trial&)>;
+    using MultiObjective = std::function<std::vector<double>(Trial&)>;  // one value per objective
     using Callback = std::function<void(const Study&, const FrozenTrial&)>;
     // Runs trials until a limit in `o` is hit or stop() is called; returns how many this call ran.
     int64_t optimize(const Objective& objective, const OptimizeOptions& o, const Callback& on_trial_end = nullptr);
+    int64_t optimize(const MultiObjective& objective, const OptimizeOptions& o, const Callback& on_trial_end = nullptr);
     void stop() { stop_ = true; }
     bool stopped() const { return stop_; }
 
@@ -105,8 +121,15 @@ public:
     // The trials as of the last ask() (what samplers see): every state, ordered by number; the trial being
     // sampled is among them, RUNNING and without parameters.
     const std::vector<FrozenTrial>& history() const { return cache_; }
+    // The best trial of a single-objective study; throws for a multi-objective one (use best_trials()).
     std::optional<FrozenTrial> best_trial() const;
     static std::optional<FrozenTrial> best_of(const std::vector<FrozenTrial>& trials, Direction d);
+    // The Pareto front (Optuna's best_trials): every COMPLETE trial that no other COMPLETE trial dominates
+    // (no worse in every objective and strictly better in one), in trial-number order; trials with equal
+    // values are all kept. For a single objective: every trial with the best value.
+    std::vector<FrozenTrial> best_trials() const;
+    static std::vector<FrozenTrial> pareto_front(const std::vector<FrozenTrial>& trials,
+                                                 const std::vector<Direction>& directions);
     // The best value so far after each trial, in the order given (trial numbers, for a best-so-far curve):
     // entry i is the best value among the completed trials of trials[0..i] (nullopt until one completed).
     // The one definition every table and figure uses; best_of's rule (strictly better, per direction).
@@ -118,6 +141,9 @@ public:
 
 private:
     friend class Trial;
+    template <class F>
+    int64_t run_trials(const F& objective, const OptimizeOptions& o, const Callback& on_trial_end);
+    FrozenTrial finish(Trial& trial, TrialState state, const std::vector<double>& values, const std::string& reason);
     std::shared_ptr<Storage> storage_;
     std::shared_ptr<Sampler> sampler_;
     StudyRecord rec_;

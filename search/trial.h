@@ -1,4 +1,4 @@
-// A trial as stored: its number in the study, state, value, sampled parameters (internal form plus the
+// A trial as stored: its number in the study, state, value(s), sampled parameters (internal form plus the
 // distribution each came from), user/system attributes and reported intermediate values.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "search/distribution.h"
 
@@ -20,12 +21,16 @@ TrialState parse_state(const std::string& s);
 enum class Direction { Maximize, Minimize };
 const char* direction_name(Direction d);
 Direction parse_direction(const std::string& s);  // throws naming the value and the valid ones
+// Several directions, one per objective: "maximize,minimize" (commas, spaces around them allowed) and back.
+std::vector<Direction> parse_directions(const std::string& s);  // throws naming the bad entry
+std::string directions_name(const std::vector<Direction>& d);    // "maximize,minimize"
 
 struct FrozenTrial {
     int64_t id = -1;      // row id in the storage
     int64_t number = -1;  // 0, 1, 2, ... within the study, in order of creation
     TrialState state = TrialState::Running;
-    std::optional<double> value;
+    std::optional<double> value;  // a COMPLETE trial of a single-objective study (Optuna's trial.value)
+    std::vector<double> values;   // every COMPLETE trial: one per objective (= {value} for a single objective)
     int64_t finish_order = -1;  // order of finishing within the study (best trial = first strictly best by this)
     std::map<std::string, double> params;
     std::map<std::string, Distribution> distributions;
@@ -36,6 +41,7 @@ struct FrozenTrial {
     double duration_s = 0.0;
 
     bool finished_ok() const { return state == TrialState::Complete || state == TrialState::Pruned; }
+    bool complete() const { return state == TrialState::Complete && !values.empty(); }  // has its values
     bool has(const std::string& name) const { return params.count(name) != 0; }
     nlohmann::json external(const std::string& name) const;  // the value the objective saw
     nlohmann::json params_json() const;                      // {name: external value}

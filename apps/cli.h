@@ -9,6 +9,7 @@
 
 #include "experiments/compress.h"
 #include "experiments/lab1.h"
+#include "experiments/lab3.h"
 #include "experiments/search_run.h"
 
 namespace qbert::apps {
@@ -28,6 +29,14 @@ struct Lab1Commands {
 };
 void register_lab1_commands(CLI::App& app, Lab1Commands& c);
 std::optional<int> run_lab1_commands(const Lab1Commands& c);
+
+// lab3 (apps/lab3.cpp)
+struct Lab3Commands {
+    CLI::App* lab3 = nullptr;
+    experiments::Lab3Options o;
+};
+void register_lab3_commands(CLI::App& app, Lab3Commands& c);
+std::optional<int> run_lab3_commands(const Lab3Commands& c);
 
 // search, lab2 (apps/search_cmd.cpp)
 struct SearchCommands {

@@ -110,6 +110,8 @@ int main(int argc, char** argv) {
     apps::register_compress_commands(app, compress);
     apps::Lab1Commands lab1;
     apps::register_lab1_commands(app, lab1);
+    apps::Lab3Commands lab3;
+    apps::register_lab3_commands(app, lab3);
     apps::SearchCommands search;
     apps::register_search_commands(app, search);
 
@@ -135,6 +137,7 @@ int main(int argc, char** argv) {
         if (*import_hf) return experiments::run_import_hf(hf_dir, hf_out, hf_seed);
         if (auto rc = apps::run_compress_commands(compress)) return *rc;
         if (auto rc = apps::run_lab1_commands(lab1)) return *rc;
+        if (auto rc = apps::run_lab3_commands(lab3)) return *rc;
         if (auto rc = apps::run_search_commands(search)) return *rc;
     } catch (const engine::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -10,7 +10,7 @@ using experiments::SearchOptions;
 void register_search_commands(CLI::App& app, SearchCommands& c) {
     SearchOptions& s = c.s;
     c.search = app.add_subcommand("search", "run (or --resume) a study: NAS, compression-aware NAS, or a command per trial");
-    c.search->add_option("--objective", s.objective, "nas | compression-aware | exec")->required();
+    c.search->add_option("--objective", s.objective, "nas | compression-aware | exec | mixed-precision")->required();
     c.search->add_option("--sampler", s.sampler, "random | grid | tpe | tpe-multivariate | nsga2")->capture_default_str();
     c.search->add_option("--trials", s.trials, "trials the study should hold (a resumed study runs the missing ones)")
         ->capture_default_str();
@@ -36,10 +36,21 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
                          "exec: seconds a trial's command may run before it is stopped and the trial fails (0 = none)")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
+    c.search->add_option("--checkpoint", s.checkpoint, "mixed-precision: the trained model every trial quantizes")
+        ->capture_default_str();
+    c.search->add_option("--formats", s.formats, "mixed-precision: the per-layer choices (fp32 and format names)")
+        ->delimiter(',')->capture_default_str();
+    c.search->add_option("--train-reviews", s.train_reviews, "mixed-precision: QAT budget per trial (one epoch over N reviews)")
+        ->capture_default_str();
+    c.search->add_option("--eval-reviews", s.eval_reviews, "mixed-precision: validation reviews per trial")->capture_default_str();
+    c.search->add_option("--lr", s.lr, "mixed-precision: QAT learning rate")->capture_default_str();
+    c.search->add_option("--data", s.data_root, "mixed-precision: data root")->capture_default_str();
+    c.search->add_option("--threads", s.threads, "mixed-precision: threads")->capture_default_str();
     auto* direction = c.search->add_option("--direction", s.direction, "exec: maximize | minimize")->capture_default_str();
     c.search->add_option("--directions", s.directions,
                          "exec: one direction per objective, comma-separated (e.g. maximize,minimize); the command's "
-                         "last line then holds that many values; writes pareto.csv, last line pareto_front=K")
+                         "last line then holds that many values; mixed-precision: maximize,minimize = accuracy and "
+                         "weight bits; writes pareto.csv, last line pareto_front=K")
         ->excludes(direction);
 
     Lab2Options& l = c.l;

@@ -270,20 +270,7 @@ int lab1(const SweepOptions& in) {
     SweepOptions o = in;
     fs::create_directories(o.out);
     const auto t0 = std::chrono::steady_clock::now();
-    if (!fs::exists(o.base.checkpoint)) {  // no base model yet: train it with the base recipe
-        const std::string dir = o.out + "/base";
-        std::printf("base checkpoint '%s' not found: training the base model (configs/base.toml) into %s\n",
-                    o.base.checkpoint.c_str(), dir.c_str());
-        model::TrainConfig cfg = model::TrainConfig::from_toml("configs/base.toml",
-                                                               {"data.root=\"" + o.base.data_root + "\""});
-        model::TrainHooks h;
-        h.on_epoch = [](const model::EpochMetrics& e) {
-            std::printf("base epoch=%ld val_accuracy=%.4f seconds=%.1f\n", long(e.epoch), e.val_accuracy, e.seconds);
-            std::fflush(stdout);
-        };
-        if (!fs::exists(dir + "/model.h5")) model::train(cfg, dir, h);
-        o.base.checkpoint = dir + "/model.h5";
-    }
+    o.base.checkpoint = ensure_base_checkpoint(o.base.checkpoint, o.out, o.base.data_root);
     o.base.epochs = 1;
     if (o.profile == "quick") {  // explicit --train-limit / --test-limit win
         if (o.base.train_limit == 0) o.base.train_limit = 2000;
@@ -310,6 +297,24 @@ int lab1(const SweepOptions& in) {
 }
 
 }  // namespace
+
+std::string ensure_base_checkpoint(const std::string& checkpoint, const std::string& out, const std::string& data_root) {
+    if (!fs::exists(checkpoint)) {  // no base model yet: train it with the base recipe
+        const std::string dir = out + "/base";
+        std::printf("base checkpoint '%s' not found: training the base model (configs/base.toml) into %s\n",
+                    checkpoint.c_str(), dir.c_str());
+        model::TrainConfig cfg = model::TrainConfig::from_toml("configs/base.toml",
+                                                               {"data.root=\"" + data_root + "\""});
+        model::TrainHooks h;
+        h.on_epoch = [](const model::EpochMetrics& e) {
+            std::printf("base epoch=%ld val_accuracy=%.4f seconds=%.1f\n", long(e.epoch), e.val_accuracy, e.seconds);
+            std::fflush(stdout);
+        };
+        if (!fs::exists(dir + "/model.h5")) model::train(cfg, dir, h);
+        return dir + "/model.h5";
+    }
+    return checkpoint;
+}
 
 int sweep_quant(const SweepOptions& o) {
     Workbench w(o.base);

@@ -36,4 +36,8 @@ int sweep_quant(const SweepOptions& o);
 int sweep_prune(const SweepOptions& o);
 int run_lab1(const SweepOptions& o);
 
+// `checkpoint` if it exists; else the base model trained with configs/base.toml into OUT/base (kept there, so
+// a rerun finds it), whose path is returned. Labs 1 and 3 start from it.
+std::string ensure_base_checkpoint(const std::string& checkpoint, const std::string& out, const std::string& data_root);
+
 }  // namespace qbert::experiments

@@ -1,5 +1,7 @@
 #include "experiments/search_run.h"
 
+#include "experiments/objectives/mixed_precision.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -47,9 +49,10 @@ int report_pareto_front(const std::vector<FrozenTrial>& all, const std::vector<s
 }  // namespace
 
 int run_search(const SearchOptions& o) {
-    static const std::set<std::string> objectives{"nas", "compression-aware", "exec"};
+    static const std::set<std::string> objectives{"nas", "compression-aware", "exec", "mixed-precision"};
     if (!objectives.count(o.objective))
-        throw engine::Error("unknown objective '" + o.objective + "'; valid: nas, compression-aware, exec");
+        throw engine::Error("unknown objective '" + o.objective + "'; valid: nas, compression-aware, exec, mixed-precision");
+    const bool mixed = o.objective == "mixed-precision";
     if (o.trials < 1) throw engine::Error("--trials must be >= 1");
     const bool exec = o.objective == "exec";
     if (exec && (o.space_file.empty() || o.exec_cmd.empty()))
@@ -58,12 +61,18 @@ int run_search(const SearchOptions& o) {
         throw engine::Error("--space and --exec belong to --objective exec");
     std::vector<search::Direction> dirs;  // one per objective
     if (!o.directions.empty()) {
-        if (!exec) throw engine::Error("--directions belongs to --objective exec (nas and compression-aware maximize accuracy)");
+        if (!exec && !mixed)
+            throw engine::Error("--directions belongs to --objective exec or mixed-precision (nas and compression-aware "
+                                "maximize accuracy)");
         try {
             dirs = search::parse_directions(o.directions);
         } catch (const search::Error& e) {
             throw engine::Error(std::string("--directions ") + o.directions + ": " + e.what());
         }
+        const std::vector<search::Direction> acc_bits{search::Direction::Maximize, search::Direction::Minimize};
+        if (mixed && dirs != acc_bits && dirs != std::vector<search::Direction>{search::Direction::Maximize})
+            throw engine::Error("--directions " + o.directions + ": mixed-precision returns accuracy (maximize) and, "
+                                "as a second objective, the Linear weights' bits (minimize): maximize or maximize,minimize");
     } else {
         dirs = {exec ? search::parse_direction(o.direction) : search::Direction::Maximize};
     }
@@ -77,6 +86,7 @@ int run_search(const SearchOptions& o) {
     search::Study::MultiObjective multi_objective;  // exec with several directions
     std::unique_ptr<search::SearchSpace> space;
     std::unique_ptr<NasObjective> nas;
+    std::unique_ptr<MixedPrecisionObjective> mp;
     search::GridSampler::Space grid;
     model::TrainConfig cfg;
     if (exec) {
@@ -100,6 +110,27 @@ int run_search(const SearchOptions& o) {
             if (r.values.empty()) throw search::Error(r.error);
             return r.values;
         };
+    } else if (mixed) {
+        if (o.sampler == "grid")
+            throw engine::Error("mixed-precision: the grid sampler needs a fixed space, and each layer's parameters "
+                                "depend on the format it draws; use random, tpe or nsga2");
+        MixedPrecisionOptions mo;
+        mo.base.checkpoint = o.checkpoint;
+        mo.base.data_root = o.data_root;
+        mo.base.lr = o.lr;
+        mo.base.seed = o.seed;
+        mo.base.threads = o.threads;
+        mo.choices = o.formats;
+        mo.train_reviews = o.train_reviews;
+        mo.eval_reviews = o.eval_reviews;
+        mo.bits_objective = multi;
+        mp = std::make_unique<MixedPrecisionObjective>(mo);  // errors (checkpoint, data, formats) before the study
+        meta["checkpoint"] = o.checkpoint;
+        meta["choices"] = o.formats;
+        meta["budget"] = mp->describe();
+        objective = [&](search::Trial& t) { return (*mp)(t).at(0); };
+        multi_objective = [&](search::Trial& t) { return (*mp)(t); };
+        std::printf("mixed-precision: %s; fp32 weight bits %.0f\n", mp->describe().c_str(), mp->fp32_bits());
     } else {
         cfg = model::TrainConfig::from_toml(o.config, o.sets);
         if (o.sampler == "grid") {
@@ -123,7 +154,7 @@ int run_search(const SearchOptions& o) {
             std::printf("trial %ld was running in a process that is gone: marked failed\n", long(n));
         std::printf("resuming study '%s': %ld trials so far\n", study_name.c_str(), long(study.trials().size()));
     }
-    if (!exec) {
+    if (!exec && !mixed) {
         NasOptions no;
         no.space = o.nas_space;
         no.compress = o.objective == "compression-aware";

@@ -10,7 +10,7 @@
 namespace qbert::experiments {
 
 struct SearchOptions {
-    std::string objective;            // nas | compression-aware | exec
+    std::string objective;            // nas | compression-aware | exec | mixed-precision
     std::string sampler = "tpe";      // random | grid | tpe | tpe-multivariate | nsga2
     int64_t trials = 20;              // the study's total (a resumed study runs only the missing ones)
     double timeout = 0.0;             // seconds; 0 = none
@@ -26,6 +26,12 @@ struct SearchOptions {
     std::string nas_space = "layers";    // nas: model | layers
     std::string config = "configs/nas-quick.toml";
     std::vector<std::string> sets;
+    // mixed-precision (Lab 3's objective over a trained checkpoint; objectives/mixed_precision.h)
+    std::string checkpoint = "runs/base/model.h5", data_root = "data";
+    std::vector<std::string> formats{"fp32", "integer"};  // the per-layer choices
+    int64_t train_reviews = 256, eval_reviews = 500;
+    double lr = 1e-4;
+    int threads = 2;
 };
 
 struct Lab2Options {

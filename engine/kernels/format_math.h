@@ -116,14 +116,17 @@ inline float block_fp_1(float x, int M, float e) {
 // The per-block quantities, from a block's maximum magnitude (already made non-zero, see FormatArgs users):
 // block_fp: the shared exponent;  block_minifloat: the shared bias b = clamp(floor(log2 mx), 0, 2^Bw - 1);
 // block_log: the shared bias b = clamp(2^(width-1) - 1 - ceil(log2 mx), 0, 2^Bw - 1).
+template <class L = ScalarLog2>
 inline float block_fp_exponent(float mx, float e_min, float e_max) {
-    return clampf(std::ceil(std::log2(mx)), e_min, e_max);
+    return clampf(L::ceil_log2(mx), e_min, e_max);
 }
+template <class L = ScalarLog2>
 inline float block_minifloat_bias(float mx, int Bw) {
-    return clampf(std::floor(std::log2(mx)), 0.0f, pow2(static_cast<float>(Bw)) - 1.0f);
+    return clampf(L::floor_log2(mx), 0.0f, pow2(static_cast<float>(Bw)) - 1.0f);
 }
+template <class L = ScalarLog2>
 inline float block_log_bias(float mx, int exponent_bits, int Bw) {
-    return clampf(pow2(static_cast<float>(exponent_bits)) - 1.0f - std::ceil(std::log2(mx)), 0.0f,
+    return clampf(pow2(static_cast<float>(exponent_bits)) - 1.0f - L::ceil_log2(mx), 0.0f,
                   pow2(static_cast<float>(Bw)) - 1.0f);
 }
 
@@ -146,11 +149,12 @@ inline float block_element(const FormatArgs& a, float x, float s) {
     const float y = block_element_1<L>(a, x, s);
     return a.folded ? 0.0f + y : y;
 }
+template <class L = ScalarLog2>
 inline float block_shared(const FormatArgs& a, float mx) {
     switch (a.code) {
-        case FormatCode::BlockFp: return block_fp_exponent(mx, a.e_min, a.e_max);
-        case FormatCode::BlockMinifloat: return block_minifloat_bias(mx, a.exponent_bias_width);
-        case FormatCode::BlockLog: return block_log_bias(mx, a.exponent_width, a.exponent_bias_width);
+        case FormatCode::BlockFp: return block_fp_exponent<L>(mx, a.e_min, a.e_max);
+        case FormatCode::BlockMinifloat: return block_minifloat_bias<L>(mx, a.exponent_bias_width);
+        case FormatCode::BlockLog: return block_log_bias<L>(mx, a.exponent_width, a.exponent_bias_width);
         default: return 0.0f;
     }
 }

@@ -115,7 +115,7 @@ inline float sign_of(float v) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0
 inline float binade(uint32_t b, bool up) { return static_cast<float>(static_cast<int>(b >> 23) - 127) + (up ? 1.0f : 0.0f); }
 
 // minifloat_ieee over n values with bias/e_min/e_max (block_minifloat: a block's own), u = |x| + 1e-9 is normal.
-void ieee_row(const float* x, float* y, int64_t n, int M, float bias, float e_min, float e_max, bool folded) {
+[[gnu::always_inline]] inline void ieee_row(const float* x, float* y, int64_t n, int M, float bias, float e_min, float e_max, bool folded) {
     const Log2Tables& t = tables();
     const float shift = pow2_normal(static_cast<float>(M)), kmax = shift - 1.0f;
 #pragma omp simd
@@ -133,7 +133,7 @@ void ieee_row(const float* x, float* y, int64_t n, int M, float bias, float e_mi
 }
 
 // minifloat_denorm over n values.
-void denorm_row(const float* x, float* y, int64_t n, int M, float e_min, float e_max) {
+[[gnu::always_inline]] inline void denorm_row(const float* x, float* y, int64_t n, int M, float e_min, float e_max) {
     const Log2Tables& t = tables();
     const float shift = pow2_normal(static_cast<float>(M)), kmax = shift - 1.0f;
 #pragma omp simd
@@ -147,7 +147,7 @@ void denorm_row(const float* x, float* y, int64_t n, int M, float e_min, float e
 }
 
 // log over n values with p01 normal (so |x| + p01 is).
-void log_row(const float* x, float* y, int64_t n, float p01, float e_min, float e_max, bool folded) {
+[[gnu::always_inline]] inline void log_row(const float* x, float* y, int64_t n, float p01, float e_min, float e_max, bool folded) {
     const Log2Tables& t = tables();
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
@@ -159,7 +159,7 @@ void log_row(const float* x, float* y, int64_t n, float p01, float e_min, float 
 }
 
 // block_fp over n values of one block with shared exponent e (normal range).
-void block_fp_row(const float* x, float* y, int64_t n, int M, float e, bool folded) {
+[[gnu::always_inline]] inline void block_fp_row(const float* x, float* y, int64_t n, int M, float e, bool folded) {
     const float shift = pow2_normal(static_cast<float>(M)), kmax = shift - 1.0f, p = pow2_normal(e);
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
@@ -191,6 +191,72 @@ void block_row(const kernels::FormatArgs& a, const float* x, float* y, int64_t n
     for (int64_t i = 0; i < n; ++i) y[i] = kernels::block_element<TableLog2>(a, x[i], s);
 }
 
+// Blocks that are runs along the last dimension only (block [.., 1, b]: Lab 3's [1, 16] on weights and
+// activations) -- the common case -- walk the tensor row by row: no index arithmetic per block, the format
+// fixed at compile time, each block's elements in one vector loop. The range conditions of block_row are
+// checked once over all blocks' shared values by the caller.
+template <FormatCode C>
+void block_runs_row(const kernels::FormatArgs& a, const float* x, float* y, const float* shared, int64_t d2, int64_t b2) {
+    const float top = kernels::pow2(static_cast<float>(a.exponent_width)) - 1.0f;
+    for (int64_t j = 0, i = 0; i < d2; ++j, i += b2) {
+        const int64_t len = std::min(b2, d2 - i);
+        const float sh = shared[j];
+        if constexpr (C == FormatCode::BlockFp) block_fp_row(x + i, y + i, len, a.mantissa_bits, sh, a.folded);
+        else if constexpr (C == FormatCode::BlockMinifloat) ieee_row(x + i, y + i, len, a.mantissa_bits, sh, -sh, top - sh, a.folded);
+        else log_row(x + i, y + i, len, pow2_normal(-sh) * 0.1f, -sh, top - sh, a.folded);
+    }
+}
+
+// Whether every block's shared value keeps block_row on its row loops (then block_runs_row may run).
+bool runs_ok(const kernels::FormatArgs& a, const std::vector<float>& shared) {
+    if (a.mantissa_bits > 30) return false;
+    const float top = kernels::pow2(static_cast<float>(a.exponent_width)) - 1.0f;
+    for (float sh : shared) {
+        const bool ok = a.code == FormatCode::BlockFp
+                            ? sh >= -126.0f && sh <= 127.0f
+                            : in_normal_range(-sh, top - sh) && (a.code != FormatCode::BlockLog || kernels::pow2(-sh) * 0.1f >= 0x1p-126f);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// The block format on a tensor whose blocks are runs along the last dimension; false if the range conditions
+// fail (the caller then takes the general path).
+bool block_runs(const kernels::FormatArgs& a, const float* x, float* y) {
+    const BlockGrid g(a);
+    if (g.b0 != 1 || g.b1 != 1) return false;
+    const int64_t rows = g.d0 * g.d1, d2 = g.d2, b2 = g.b2, n2 = g.n2;
+    std::vector<float> mx(static_cast<size_t>(rows * n2));
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < n2; ++j) {
+            const float* xr = x + r * d2 + j * b2;
+            const int64_t len = std::min(b2, d2 - j * b2);
+            float m = 0.0f;
+#pragma omp simd reduction(max : m)
+            for (int64_t i = 0; i < len; ++i) m = std::max(m, std::fabs(xr[i]));
+            mx[static_cast<size_t>(r * n2 + j)] = m;
+        }
+    kernels::fix_zero_block_maxima(mx.data(), rows * n2);
+    std::vector<float> shared(mx.size());
+    const int64_t nb = static_cast<int64_t>(mx.size());
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < nb; ++b) shared[size_t(b)] = kernels::block_shared<TableLog2>(a, mx[size_t(b)]);
+    if (!runs_ok(a, shared)) return false;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* sh = shared.data() + r * n2;
+        switch (a.code) {
+            case FormatCode::BlockFp: block_runs_row<FormatCode::BlockFp>(a, x + r * d2, y + r * d2, sh, d2, b2); break;
+            case FormatCode::BlockMinifloat:
+                block_runs_row<FormatCode::BlockMinifloat>(a, x + r * d2, y + r * d2, sh, d2, b2);
+                break;
+            default: block_runs_row<FormatCode::BlockLog>(a, x + r * d2, y + r * d2, sh, d2, b2); break;
+        }
+    }
+    return true;
+}
+
 // One format's element loop over [b, b + len), the format chosen once outside the loop.
 template <FormatCode C>
 void element_range(const kernels::FormatArgs& a, const float* x, float* y, int64_t b, int64_t len) {
@@ -210,6 +276,7 @@ void element_range(const kernels::FormatArgs& a, const float* x, float* y, int64
 void format_quant_forward_fast(const float* x, float* y, int64_t n, const kernels::FormatArgs& a) {
     (void)tables();  // built once, before the threads start
     if (kernels::is_block_format(a.code)) {
+        if (block_runs(a, x, y)) return;
         const BlockGrid g(a);
         const int64_t nb = g.count();
         std::vector<float> mx(static_cast<size_t>(nb));
@@ -222,7 +289,7 @@ void format_quant_forward_fast(const float* x, float* y, int64_t n, const kernel
         kernels::fix_zero_block_maxima(mx.data(), nb);
 #pragma omp parallel for schedule(static)
         for (int64_t b = 0; b < nb; ++b) {
-            const float s = kernels::block_shared(a, mx[static_cast<size_t>(b)]);
+            const float s = kernels::block_shared<TableLog2>(a, mx[static_cast<size_t>(b)]);
             for_block_rows(g, b, [&](int64_t i, int64_t len) { block_row(a, x + i, y + i, len, s); });
         }
         return;

@@ -14,7 +14,7 @@ void register_lab3_commands(CLI::App& app, Lab3Commands& c) {
         ->capture_default_str();
     a->add_option("--out", o.out, "output directory (lab3.db, CSVs, figures)")->capture_default_str();
     a->add_option("--profile", o.profile,
-                  "quick: 30 + 9x10 + 40 trials, QAT on 256 reviews, validation on 500 | full: 60 + 9x30 + 100, 2,000 and 1,250")
+                  "quick: 40 + 9x15 + 60 trials, QAT on 512 reviews, validation on 1,000 | full: 60 + 9x30 + 100, 2,000 and 1,250")
         ->capture_default_str();
     a->add_option("--trials-a", o.trials_a, "trials of task (a) (0 = the profile's)")->capture_default_str();
     a->add_option("--trials-b", o.trials_b, "trials per format study of task (b) (0 = the profile's)")->capture_default_str();

@@ -134,12 +134,15 @@ bool plot(const Figure& f, const std::string& stem) {
         std::string plot_cmd = "plot ";
         for (size_t i = 0; i < f.curves.size(); ++i) {
             const Curve& c = f.curves[i];
+            // past gnuplot's 8 colours, the next curves are dashed with other points
+            const std::string look = i < 8 ? " lw 2 pt 7" : " lw 2 dt 2 pt " + std::to_string(5 + 2 * ((i / 8) % 4));
             plot_cmd += (i ? ", \\\n     " : "") + std::string("'") + fs::path(c.data_file).filename().string() +
-                        "' every ::1 using " + c.using_spec + " with " + c.style + " lw 2 pt 7 title \"" + c.title + "\"";
+                        "' every ::1 using " + c.using_spec + " with " + c.style + look + " title \"" + c.title + "\"";
         }
         const std::string name = fs::path(stem).filename().string();
-        out << "set terminal pngcairo size 900,600 font ',11'\nset output '" << name << ".png'\n" << plot_cmd << "\n";
-        out << "set terminal svg size 900,600 font ',11'\nset output '" << name << ".svg'\n" << plot_cmd << "\n";
+        // noenhanced: titles are plain text (format names have underscores, not subscripts)
+        out << "set terminal pngcairo size 900,600 font ',11' noenhanced\nset output '" << name << ".png'\n" << plot_cmd << "\n";
+        out << "set terminal svg size 900,600 font ',11' noenhanced\nset output '" << name << ".svg'\n" << plot_cmd << "\n";
     }
     if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
         std::fprintf(stderr, "warning: gnuplot not found: wrote %s but no figure (apt-get install gnuplot-nox)\n", gp.c_str());

@@ -207,27 +207,22 @@ void block_runs_row(const kernels::FormatArgs& a, const float* x, float* y, cons
     }
 }
 
-// Whether every block's shared value keeps block_row on its row loops (then block_runs_row may run).
-bool runs_ok(const kernels::FormatArgs& a, const std::vector<float>& shared) {
-    if (a.mantissa_bits > 30) return false;
-    const float top = kernels::pow2(static_cast<float>(a.exponent_width)) - 1.0f;
-    for (float sh : shared) {
-        const bool ok = a.code == FormatCode::BlockFp
-                            ? sh >= -126.0f && sh <= 127.0f
-                            : in_normal_range(-sh, top - sh) && (a.code != FormatCode::BlockLog || kernels::pow2(-sh) * 0.1f >= 0x1p-126f);
-        if (!ok) return false;
-    }
-    return true;
+// Whether a block's shared value keeps block_row on its row loops (then block_runs_row may run).
+inline bool run_ok(const kernels::FormatArgs& a, float top, float sh) {
+    if (a.code == FormatCode::BlockFp) return sh >= -126.0f && sh <= 127.0f;
+    return in_normal_range(-sh, top - sh) && (a.code != FormatCode::BlockLog || pow2_normal(-sh) * 0.1f >= 0x1p-126f);
 }
 
 // The block format on a tensor whose blocks are runs along the last dimension; false if the range conditions
-// fail (the caller then takes the general path).
+// fail (the caller then takes the general path). Every pass is parallel: the all-zero-block fix-up of
+// kernels::fix_zero_block_maxima is a min-reduction over the non-zero maxima (order-free, so the same value).
 bool block_runs(const kernels::FormatArgs& a, const float* x, float* y) {
     const BlockGrid g(a);
-    if (g.b0 != 1 || g.b1 != 1) return false;
-    const int64_t rows = g.d0 * g.d1, d2 = g.d2, b2 = g.b2, n2 = g.n2;
-    std::vector<float> mx(static_cast<size_t>(rows * n2));
-#pragma omp parallel for schedule(static)
+    if (g.b0 != 1 || g.b1 != 1 || a.mantissa_bits > 30) return false;
+    const int64_t rows = g.d0 * g.d1, d2 = g.d2, b2 = g.b2, n2 = g.n2, nb = rows * n2;
+    std::vector<float> mx(static_cast<size_t>(nb));
+    float smallest = INFINITY;
+#pragma omp parallel for schedule(static) reduction(min : smallest)
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = 0; j < n2; ++j) {
             const float* xr = x + r * d2 + j * b2;
@@ -236,13 +231,20 @@ bool block_runs(const kernels::FormatArgs& a, const float* x, float* y) {
 #pragma omp simd reduction(max : m)
             for (int64_t i = 0; i < len; ++i) m = std::max(m, std::fabs(xr[i]));
             mx[static_cast<size_t>(r * n2 + j)] = m;
+            if (m != 0.0f) smallest = std::min(smallest, m);
         }
-    kernels::fix_zero_block_maxima(mx.data(), rows * n2);
-    std::vector<float> shared(mx.size());
-    const int64_t nb = static_cast<int64_t>(mx.size());
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < nb; ++b) shared[size_t(b)] = kernels::block_shared<TableLog2>(a, mx[size_t(b)]);
-    if (!runs_ok(a, shared)) return false;
+    const float fill = std::isinf(smallest) ? 1.0f : smallest;  // every block zero: 1
+    const float top = kernels::pow2(static_cast<float>(a.exponent_width)) - 1.0f;
+    std::vector<float> shared(static_cast<size_t>(nb));
+    bool ok = true;
+#pragma omp parallel for schedule(static) reduction(&& : ok)
+    for (int64_t b = 0; b < nb; ++b) {
+        const float m = mx[size_t(b)] == 0.0f ? fill : mx[size_t(b)];
+        const float sh = kernels::block_shared<TableLog2>(a, m);
+        shared[size_t(b)] = sh;
+        ok = ok && run_ok(a, top, sh);
+    }
+    if (!ok) return false;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
         const float* sh = shared.data() + r * n2;

@@ -109,7 +109,8 @@ void for_block_rows(const BlockGrid& g, int64_t b, F f) {
 // step for step the formula of kernels/format_math.h (the same operations on the same floats); the callers
 // fall back to those functions when the range condition fails.
 inline float pow2_normal(float e) { return std::bit_cast<float>(static_cast<uint32_t>(static_cast<int>(e) + 127) << 23); }
-inline bool in_normal_range(float e_min, float e_max) { return e_min >= -126.0f && e_max <= 127.0f; }
+// (e_max <= 126 so that 2^-e is normal too: the fast rows multiply by it instead of dividing by 2^e)
+inline bool in_normal_range(float e_min, float e_max) { return e_min >= -126.0f && e_max <= 126.0f; }
 inline float sign_of(float v) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); }  // kernels::signf, inlined
 // The binade exponent of a positive normal u, plus one where `up` (a table comparison on u's bits) holds.
 inline float binade(uint32_t b, bool up) { return static_cast<float>(static_cast<int>(b >> 23) - 127) + (up ? 1.0f : 0.0f); }
@@ -117,16 +118,19 @@ inline float binade(uint32_t b, bool up) { return static_cast<float>(static_cast
 // minifloat_ieee over n values with bias/e_min/e_max (block_minifloat: a block's own), u = |x| + 1e-9 is normal.
 [[gnu::always_inline]] inline void ieee_row(const float* x, float* y, int64_t n, int M, float bias, float e_min, float e_max, bool folded) {
     const Log2Tables& t = tables();
-    const float shift = pow2_normal(static_cast<float>(M)), kmax = shift - 1.0f;
+    // divisions by powers of two as multiplications by their inverses: the same exact quotient, rounded the same
+    const float shift = pow2_normal(static_cast<float>(M)), inv_shift = pow2_normal(static_cast<float>(-M)),
+                kmax = shift - 1.0f;
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
         const float xi = x[i], v = std::fabs(xi), sign = sign_of(xi + 1e-9f);
         const uint32_t b = std::bit_cast<uint32_t>(v + 1e-9f);
-        const float e = kernels::clampf(binade(b, b >= t.floor_first[b >> 23]), e_min, e_max), p = pow2_normal(e), r = v / p;
+        const float e = kernels::clampf(binade(b, b >= t.floor_first[b >> 23]), e_min, e_max);
+        const float p = pow2_normal(e), r = v * pow2_normal(-e);
         const bool normal = e != -bias;
         const float k = normal ? kernels::clampf(kernels::round_even(r * shift - shift), 0.0f, kmax)
-                               : kernels::clampf(kernels::round_even(r * shift / 2.0f), 0.0f, kmax);
-        const float mant = normal ? 1.0f + k / shift : k / shift * 2.0f;
+                               : kernels::clampf(kernels::round_even(r * shift * 0.5f), 0.0f, kmax);
+        const float mant = normal ? 1.0f + k * inv_shift : k * inv_shift * 2.0f;
         const float q = kernels::close_to_zero(xi) ? xi + 0.0f : sign * p * mant;
         y[i] = folded ? 0.0f + q : q;
     }
@@ -191,72 +195,60 @@ void block_row(const kernels::FormatArgs& a, const float* x, float* y, int64_t n
     for (int64_t i = 0; i < n; ++i) y[i] = kernels::block_element<TableLog2>(a, x[i], s);
 }
 
-// Blocks that are runs along the last dimension only (block [.., 1, b]: Lab 3's [1, 16] on weights and
-// activations) -- the common case -- walk the tensor row by row: no index arithmetic per block, the format
-// fixed at compile time, each block's elements in one vector loop. The range conditions of block_row are
-// checked once over all blocks' shared values by the caller.
-template <FormatCode C>
-void block_runs_row(const kernels::FormatArgs& a, const float* x, float* y, const float* shared, int64_t d2, int64_t b2) {
-    const float top = kernels::pow2(static_cast<float>(a.exponent_width)) - 1.0f;
-    for (int64_t j = 0, i = 0; i < d2; ++j, i += b2) {
-        const int64_t len = std::min(b2, d2 - i);
-        const float sh = shared[j];
-        if constexpr (C == FormatCode::BlockFp) block_fp_row(x + i, y + i, len, a.mantissa_bits, sh, a.folded);
-        else if constexpr (C == FormatCode::BlockMinifloat) ieee_row(x + i, y + i, len, a.mantissa_bits, sh, -sh, top - sh, a.folded);
-        else log_row(x + i, y + i, len, pow2_normal(-sh) * 0.1f, -sh, top - sh, a.folded);
-    }
-}
-
 // Whether a block's shared value keeps block_row on its row loops (then block_runs_row may run).
 inline bool run_ok(const kernels::FormatArgs& a, float top, float sh) {
     if (a.code == FormatCode::BlockFp) return sh >= -126.0f && sh <= 127.0f;
     return in_normal_range(-sh, top - sh) && (a.code != FormatCode::BlockLog || pow2_normal(-sh) * 0.1f >= 0x1p-126f);
 }
 
-// The block format on a tensor whose blocks are runs along the last dimension; false if the range conditions
-// fail (the caller then takes the general path). Every pass is parallel: the all-zero-block fix-up of
-// kernels::fix_zero_block_maxima is a min-reduction over the non-zero maxima (order-free, so the same value).
-bool block_runs(const kernels::FormatArgs& a, const float* x, float* y) {
-    const BlockGrid g(a);
-    if (g.b0 != 1 || g.b1 != 1 || a.mantissa_bits > 30) return false;
-    const int64_t rows = g.d0 * g.d1, d2 = g.d2, b2 = g.b2, n2 = g.n2, nb = rows * n2;
-    std::vector<float> mx(static_cast<size_t>(nb));
+// One block (a run of `len` values) with shared value sh: the row loop when the range allows, else the
+// per-element formulas (the same numbers).
+template <FormatCode C>
+void block_run(const kernels::FormatArgs& a, float top, const float* x, float* y, int64_t len, float sh) {
+    if (!run_ok(a, top, sh)) {
+        for (int64_t i = 0; i < len; ++i) y[i] = kernels::block_element<TableLog2>(a, x[i], sh);
+        return;
+    }
+    if constexpr (C == FormatCode::BlockFp) block_fp_row(x, y, len, a.mantissa_bits, sh, a.folded);
+    else if constexpr (C == FormatCode::BlockMinifloat) ieee_row(x, y, len, a.mantissa_bits, sh, -sh, top - sh, a.folded);
+    else log_row(x, y, len, pow2_normal(-sh) * 0.1f, -sh, top - sh, a.folded);
+}
+
+// The block format on a tensor whose blocks are runs along the last dimension (block [.., 1, b]: Lab 3's [1, 16]
+// on weights and activations), in one parallel pass: per row, each block's maximum, shared value and elements
+// while the row is in cache. All-zero blocks wait for the end: Mase gives them the smallest non-zero block
+// maximum of the whole tensor (kernels::fix_zero_block_maxima; a min-reduction, order-free, the same value).
+template <FormatCode C>
+void block_runs(const kernels::FormatArgs& a, const BlockGrid& g, const float* x, float* y) {
+    const int64_t rows = g.d0 * g.d1, d2 = g.d2, b2 = g.b2, n2 = g.n2;
+    const float top = kernels::pow2(static_cast<float>(a.exponent_width)) - 1.0f;
+    std::vector<uint8_t> zero(static_cast<size_t>(rows * n2), 0);
     float smallest = INFINITY;
-#pragma omp parallel for schedule(static) reduction(min : smallest)
+    bool any_zero = false;
+#pragma omp parallel for schedule(static) reduction(min : smallest) reduction(|| : any_zero)
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = 0; j < n2; ++j) {
-            const float* xr = x + r * d2 + j * b2;
-            const int64_t len = std::min(b2, d2 - j * b2);
+            const int64_t off = r * d2 + j * b2, len = std::min(b2, d2 - j * b2);
             float m = 0.0f;
 #pragma omp simd reduction(max : m)
-            for (int64_t i = 0; i < len; ++i) m = std::max(m, std::fabs(xr[i]));
-            mx[static_cast<size_t>(r * n2 + j)] = m;
-            if (m != 0.0f) smallest = std::min(smallest, m);
+            for (int64_t i = 0; i < len; ++i) m = std::max(m, std::fabs(x[off + i]));
+            if (m == 0.0f) {
+                zero[size_t(r * n2 + j)] = 1;
+                any_zero = true;
+                continue;
+            }
+            smallest = std::min(smallest, m);
+            block_run<C>(a, top, x + off, y + off, len, kernels::block_shared<TableLog2>(a, m));
         }
-    const float fill = std::isinf(smallest) ? 1.0f : smallest;  // every block zero: 1
-    const float top = kernels::pow2(static_cast<float>(a.exponent_width)) - 1.0f;
-    std::vector<float> shared(static_cast<size_t>(nb));
-    bool ok = true;
-#pragma omp parallel for schedule(static) reduction(&& : ok)
-    for (int64_t b = 0; b < nb; ++b) {
-        const float m = mx[size_t(b)] == 0.0f ? fill : mx[size_t(b)];
-        const float sh = kernels::block_shared<TableLog2>(a, m);
-        shared[size_t(b)] = sh;
-        ok = ok && run_ok(a, top, sh);
-    }
-    if (!ok) return false;
+    if (!any_zero) return;
+    const float sh = kernels::block_shared<TableLog2>(a, std::isinf(smallest) ? 1.0f : smallest);  // all zero: 1
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-        const float* sh = shared.data() + r * n2;
-        switch (a.code) {
-            case FormatCode::BlockFp: block_runs_row<FormatCode::BlockFp>(a, x + r * d2, y + r * d2, sh, d2, b2); break;
-            case FormatCode::BlockMinifloat:
-                block_runs_row<FormatCode::BlockMinifloat>(a, x + r * d2, y + r * d2, sh, d2, b2);
-                break;
-            default: block_runs_row<FormatCode::BlockLog>(a, x + r * d2, y + r * d2, sh, d2, b2); break;
-        }
-    }
-    return true;
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < n2; ++j)
+            if (zero[size_t(r * n2 + j)]) {
+                const int64_t off = r * d2 + j * b2;
+                block_run<C>(a, top, x + off, y + off, std::min(b2, d2 - j * b2), sh);
+            }
 }
 
 // One format's element loop over [b, b + len), the format chosen once outside the loop.
@@ -278,8 +270,14 @@ void element_range(const kernels::FormatArgs& a, const float* x, float* y, int64
 void format_quant_forward_fast(const float* x, float* y, int64_t n, const kernels::FormatArgs& a) {
     (void)tables();  // built once, before the threads start
     if (kernels::is_block_format(a.code)) {
-        if (block_runs(a, x, y)) return;
         const BlockGrid g(a);
+        if (g.b0 == 1 && g.b1 == 1 && a.mantissa_bits <= 30) {
+            switch (a.code) {
+                case FormatCode::BlockFp: block_runs<FormatCode::BlockFp>(a, g, x, y); return;
+                case FormatCode::BlockMinifloat: block_runs<FormatCode::BlockMinifloat>(a, g, x, y); return;
+                default: block_runs<FormatCode::BlockLog>(a, g, x, y); return;
+            }
+        }
         const int64_t nb = g.count();
         std::vector<float> mx(static_cast<size_t>(nb));
 #pragma omp parallel for schedule(static)

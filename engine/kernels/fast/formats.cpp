@@ -204,14 +204,20 @@ inline bool run_ok(const kernels::FormatArgs& a, float top, float sh) {
 // One block (a run of `len` values) with shared value sh: the row loop when the range allows, else the
 // per-element formulas (the same numbers).
 template <FormatCode C>
-void block_run(const kernels::FormatArgs& a, float top, const float* x, float* y, int64_t len, float sh) {
+[[gnu::always_inline]] inline void block_run(const kernels::FormatArgs& a, float top, const float* x, float* y, int64_t len, float sh) {
     if (!run_ok(a, top, sh)) {
         for (int64_t i = 0; i < len; ++i) y[i] = kernels::block_element<TableLog2>(a, x[i], sh);
         return;
     }
-    if constexpr (C == FormatCode::BlockFp) block_fp_row(x, y, len, a.mantissa_bits, sh, a.folded);
-    else if constexpr (C == FormatCode::BlockMinifloat) ieee_row(x, y, len, a.mantissa_bits, sh, -sh, top - sh, a.folded);
-    else log_row(x, y, len, pow2_normal(-sh) * 0.1f, -sh, top - sh, a.folded);
+    // blocks of 16 (Lab 3's): a constant trip count, so each block is one AVX-512 iteration with no loop set-up
+    // (measured: block_fp 0.26 -> 0.20 ms; block_minifloat slower, 0.54 -> 0.65, so it keeps the general loop)
+    auto run = [&](int64_t n) {
+        if constexpr (C == FormatCode::BlockFp) block_fp_row(x, y, n, a.mantissa_bits, sh, a.folded);
+        else if constexpr (C == FormatCode::BlockMinifloat) ieee_row(x, y, n, a.mantissa_bits, sh, -sh, top - sh, a.folded);
+        else log_row(x, y, n, pow2_normal(-sh) * 0.1f, -sh, top - sh, a.folded);
+    };
+    if (C != FormatCode::BlockMinifloat && len == 16) run(16);
+    else run(len);
 }
 
 // The block format on a tensor whose blocks are runs along the last dimension (block [.., 1, b]: Lab 3's [1, 16]

@@ -22,10 +22,6 @@ using engine::Error;
 using engine::detail::concat;
 
 namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // "k of n points, ETA" lines for sweeps (each point is minutes of work, so one line per point is enough).
 struct PointClock {
     int64_t total, done = 0, timed = 0;

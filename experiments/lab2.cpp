@@ -85,19 +85,6 @@ std::vector<FrozenTrial> run_study(const std::shared_ptr<search::Storage>& st, c
     return study.trials();
 }
 
-std::string num_or_nan(double v) { return std::isnan(v) ? "NaN" : fmt_num(v); }
-
-// A y range that frames the curves (to 0.05), instead of a fixed one that flattens them.
-void frame(Figure& f, const std::vector<std::vector<double>>& curves) {
-    double lo = INFINITY, hi = -INFINITY;
-    for (const auto& c : curves)
-        for (double v : c)
-            if (!std::isnan(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-    if (!std::isfinite(lo)) return;
-    f.ymin = std::floor((lo - 0.01) * 20.0) / 20.0;
-    f.ymax = std::min(1.0, std::ceil((hi + 0.01) * 20.0) / 20.0);
-}
-
 // One study of the lab: Task 1 (post < 0: NAS only) or Task 2 (compression-aware, `post` epochs after).
 struct StudySpec {
     std::string name, sampler;
@@ -257,11 +244,11 @@ int run_lab2(const Lab2Options& lo) {
                         ++n;
                     }
                 const double mean = n == static_cast<int>(curves[s].size()) && n > 0 ? sum / n : NAN;
-                row.insert(row.end(), {num_or_nan(mean), num_or_nan(n ? lo_v : NAN), num_or_nan(n ? hi_v : NAN)});
+                row.insert(row.end(), {fmt_num_or_nan(mean), fmt_num_or_nan(n ? lo_v : NAN), fmt_num_or_nan(n ? hi_v : NAN)});
                 if (i == trials - 1) {
                     std::printf("task1 sampler=%s mean_best_at_%ld=%s (min %s, max %s over %ld seeds)\n", s.c_str(),
-                                long(trials), num_or_nan(mean).c_str(), num_or_nan(n ? lo_v : NAN).c_str(),
-                                num_or_nan(n ? hi_v : NAN).c_str(), long(seeds));
+                                long(trials), fmt_num_or_nan(mean).c_str(), fmt_num_or_nan(n ? lo_v : NAN).c_str(),
+                                fmt_num_or_nan(n ? hi_v : NAN).c_str(), long(seeds));
                     if (!std::isnan(mean) && mean > best_mean) best_mean = mean, best_sampler = s;
                 }
             }
@@ -276,7 +263,7 @@ int run_lab2(const Lab2Options& lo) {
         f.ylabel = "best validation accuracy so far";
         std::vector<std::vector<double>> all;
         for (const auto& [name, per_seed] : curves) all.insert(all.end(), per_seed.begin(), per_seed.end());
-        frame(f, all);
+        frame_y(f, all);
         int col = 2, color = 1;
         for (const auto& s : lo.samplers) {
             const std::string c = std::to_string(color++);
@@ -313,7 +300,7 @@ int run_lab2(const Lab2Options& lo) {
         const int64_t n = std::max(trials, ca_trials);
         for (int64_t i = 0; i < n; ++i) {
             std::vector<std::string> row{std::to_string(i + 1)};
-            for (const auto& [label, c] : t2) row.push_back(i < static_cast<int64_t>(c.size()) ? num_or_nan(c[i]) : "NaN");
+            for (const auto& [label, c] : t2) row.push_back(i < static_cast<int64_t>(c.size()) ? fmt_num_or_nan(c[i]) : "NaN");
             util::write_csv_row(out, row);
         }
     }
@@ -325,7 +312,7 @@ int run_lab2(const Lab2Options& lo) {
     for (size_t k = 0; k < t2.size(); ++k) f.curves.push_back({t2[k].first, t2csv, "1:" + std::to_string(k + 2)});
     std::vector<std::vector<double>> all;
     for (const auto& [label, c] : t2) all.push_back(c);
-    frame(f, all);
+    frame_y(f, all);
     if (plot(f, (fs::path(lo.out) / "task2_compression_aware").string()))
         std::printf("figure=%s/task2_compression_aware.png\n", lo.out.c_str());
     if (!lo.keep_trained) {  // several GB at the quick profile; the results (small) stay for a resumed lab

@@ -36,10 +36,6 @@ Profile profile(const std::string& name) {
     throw engine::Error("--profile must be quick or full, but got '" + name + "'");
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // Runs (or resumes) one study until it holds `trials` trials; returns its trials.
 std::vector<FrozenTrial> run_study(MixedPrecisionObjective& obj, const std::shared_ptr<search::Storage>& st,
                                    const std::string& name, const std::vector<std::string>& choices,
@@ -98,33 +94,6 @@ std::vector<double> best_curve(const std::vector<FrozenTrial>& trials) {
     return out;
 }
 
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-void write_text_atomic(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp);
-        out << text;
-        if (!out) throw engine::Error("cannot write '" + tmp + "'");
-    }
-    fs::rename(tmp, path);
-}
-
-std::string num(double v) { return std::isnan(v) ? "NaN" : fmt_num(v); }
-
-// A y range that frames the curves (to 0.05).
-void frame(Figure& f, const std::vector<double>& values) {
-    double lo = INFINITY, hi = -INFINITY;
-    for (double v : values)
-        if (!std::isnan(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-    if (!std::isfinite(lo)) return;
-    f.ymin = std::floor((lo - 0.01) * 20.0) / 20.0;
-    f.ymax = std::min(1.0, std::ceil((hi + 0.01) * 20.0) / 20.0);
-}
 }  // namespace
 
 int run_lab3(const Lab3Options& in) {
@@ -155,12 +124,12 @@ int run_lab3(const Lab3Options& in) {
     // the fp32 references, on the same validation reviews (cached in DIR/fp32.json: they take a minute)
     const std::string ref_path = (fs::path(lo.out) / "fp32.json").string();
     json ref;
-    if (fs::exists(ref_path)) ref = json::parse(read_text(ref_path));
+    if (fs::exists(ref_path)) ref = json::parse(std::ifstream(ref_path));
     if (!ref.contains("accuracy")) {
         ref["accuracy"] = obj.fp32_accuracy();
         ref["finetuned_accuracy"] = obj.fp32_finetuned_accuracy();
         ref["weight_bits"] = obj.fp32_bits();
-        write_text_atomic(ref_path, ref.dump(2) + "\n");
+        write_file_atomic(ref_path, ref.dump(2) + "\n");
     }
     const double fp32 = ref["accuracy"].get<double>(), fp32_ft = ref["finetuned_accuracy"].get<double>();
     std::printf("fp32_accuracy=%.4f fp32_finetuned_accuracy=%.4f fp32_weight_bits=%.0f\n", fp32, fp32_ft,
@@ -183,7 +152,7 @@ int run_lab3(const Lab3Options& in) {
         for (size_t i = 0; i < a.size(); ++i)
             t.add({{"trial", std::to_string(a[i].number)},
                    {"accuracy", a[i].value ? fmt_num(*a[i].value) : "NaN"},
-                   {"best_so_far", num(best[i])},
+                   {"best_so_far", fmt_num_or_nan(best[i])},
                    {"weight_bits", a[i].user_attrs.contains("weight_bits") ? fmt_num(a[i].user_attrs["weight_bits"].get<double>(), 0) : ""}});
         Figure f;
         f.title = "Lab 3 (a): per-layer fixed point (width 8/16/32, frac 2/4/8) or fp32, TPE";
@@ -194,7 +163,7 @@ int run_lab3(const Lab3Options& in) {
         f.hlines = {{"fp32 model", fp32}};  // (fp32 fine-tuned with the same budget: printed, in fp32.json)
         std::vector<double> ys = best;
         ys.push_back(fp32);
-        frame(f, ys);
+        frame_y(f, {ys});
         plot(f, (fs::path(lo.out) / "lab3_a").string());
         const double b = best.empty() ? NAN : best.back();
         std::printf("task_a_best=%.4f fp32=%.4f fp32_finetuned=%.4f gap_points=%.2f\n", b, fp32, fp32_ft, (fp32 - b) * 100.0);
@@ -219,7 +188,7 @@ int run_lab3(const Lab3Options& in) {
             ResultTable::Row r{{"trial", std::to_string(i)}};
             for (size_t k = 0; k < formats.size(); ++k) {
                 const double v = i < static_cast<int64_t>(curves[k].size()) ? curves[k][size_t(i)] : NAN;
-                r[formats[k]] = num(v);
+                r[formats[k]] = fmt_num_or_nan(v);
                 all.push_back(v);
             }
             t.add(r);
@@ -227,7 +196,7 @@ int run_lab3(const Lab3Options& in) {
         for (size_t k = 0; k < formats.size(); ++k)
             fig.curves.push_back({formats[k], t.path(), "1:" + std::to_string(k + 2), "linespoints"});
         fig.hlines = {{"fp32 model", fp32}};
-        frame(fig, all);
+        frame_y(fig, {all});
         plot(fig, (fs::path(lo.out) / "lab3_b").string());
         for (size_t k = 0; k < formats.size(); ++k)
             std::printf("task_b_best %s=%.4f\n", formats[k].c_str(), curves[k].empty() ? NAN : curves[k].back());
@@ -268,7 +237,7 @@ int run_lab3(const Lab3Options& in) {
         fig.curves.push_back({"trials", t.path(), "3:2", "points"});
         fig.curves.push_back({"Pareto front", tf.path(), "1:2", "linespoints"});
         fig.hlines = {{"fp32 model", fp32}};
-        frame(fig, ys);
+        frame_y(fig, {ys});
         fig.ymin = std::max(0.0, fig.ymin);
         plot(fig, (fs::path(lo.out) / "lab3_c").string());
         std::printf("task_c_trials=%zu pareto_front=%zu\n", c.size(), front.size());

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -119,6 +120,32 @@ std::string fmt_num(double v, int digits) {
     return b;
 }
 
+std::string fmt_num_or_nan(double v, int digits) { return std::isnan(v) ? "NaN" : fmt_num(v, digits); }
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp);
+        out << text;
+        if (!out) throw Error("cannot write '" + tmp + "'");
+    }
+    fs::rename(tmp, path);
+}
+
+void frame_y(Figure& f, const std::vector<std::vector<double>>& curves) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (const auto& c : curves)
+        for (double v : c)
+            if (!std::isnan(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    if (!std::isfinite(lo)) return;
+    f.ymin = std::floor((lo - 0.01) * 20.0) / 20.0;
+    f.ymax = std::min(1.0, std::ceil((hi + 0.01) * 20.0) / 20.0);
+}
+
 bool plot(const Figure& f, const std::string& stem) {
     const std::string gp = stem + ".gp";
     {
@@ -175,9 +202,7 @@ void check_run_settings(const std::string& dir, const nlohmann::json& now) {
         return;
     }
     fs::create_directories(dir);
-    const std::string tmp = path.string() + ".tmp";
-    std::ofstream(tmp) << now.dump(2) << "\n";
-    fs::rename(tmp, path);
+    write_file_atomic(path.string(), now.dump(2) + "\n");
 }
 
 nlohmann::json settings_json(const model::TrainConfig& cfg) {

@@ -6,6 +6,7 @@
 
 #include "model/train.h"
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -43,6 +44,12 @@ private:
 };
 
 std::string fmt_num(double v, int digits = 4);
+std::string fmt_num_or_nan(double v, int digits = 4);  // "NaN" (a gap in a figure) for NaN
+
+// Seconds since t0, for the labs' timing lines.
+double seconds_since(std::chrono::steady_clock::time_point t0);
+// Writes `text` to `path` through a temp file and a rename (a crash leaves the old file or the new one).
+void write_file_atomic(const std::string& path, const std::string& text);
 
 // One curve: a title and the data file + columns gnuplot reads (a "using" spec such as "1:3").
 struct Curve {
@@ -58,6 +65,8 @@ struct Figure {
 // Writes <stem>.gp and runs gnuplot for <stem>.png and <stem>.svg. Without gnuplot it prints a warning and
 // keeps the script (the CSV is the result; the figure is a view of it). Returns true if both images exist.
 bool plot(const Figure& f, const std::string& stem);
+// A y range that frames the curves' values (NaN ignored) to 0.05, instead of a fixed one that flattens them.
+void frame_y(Figure& f, const std::vector<std::vector<double>>& curves);
 
 // A results directory belongs to one set of settings: the first run records them in DIR/settings.json, and a
 // later run with different ones (which would mix incomparable points) stops, naming the field.

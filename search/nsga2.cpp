@@ -11,28 +11,6 @@ namespace qbert::search {
 
 namespace {
 
-// Optuna's IntersectionSearchSpace over the COMPLETE trials: the names every one of them has, with one
-// distribution throughout; single-valued distributions are left to sample_independent.
-std::map<std::string, Distribution> shared_space(const std::vector<FrozenTrial>& history) {
-    std::map<std::string, Distribution> space;
-    bool first = true;
-    for (const auto& t : history) {
-        if (!t.complete()) continue;
-        if (first) {
-            space = t.distributions;
-            first = false;
-            continue;
-        }
-        for (auto it = space.begin(); it != space.end();) {
-            const auto o = t.distributions.find(it->first);
-            const bool same = o != t.distributions.end() && o->second.to_json() == it->second.to_json();
-            it = same ? std::next(it) : space.erase(it);
-        }
-    }
-    for (auto it = space.begin(); it != space.end();) it = it->second.single() ? space.erase(it) : std::next(it);
-    return space;
-}
-
 bool in_unit_range(double p) { return p >= 0.0 && p <= 1.0; }
 
 }  // namespace
@@ -178,7 +156,7 @@ std::map<std::string, double> NsgaIISampler::sample_relative(Study& study, Froze
     const std::vector<int64_t>& numbers = parents(study, generation);
     if (numbers.empty()) return {};  // generation 0: every parameter at random
     const auto& history = study.history();
-    const auto space = shared_space(history);
+    const auto space = intersection_search_space(history, false);  // over the COMPLETE trials
     std::vector<const FrozenTrial*> pop;
     for (int64_t n : numbers) pop.push_back(&history.at(static_cast<size_t>(n)));
     SamplerRng rng(stream_seed(seed_, trial.number, "nsga2"));

@@ -543,15 +543,12 @@ double TpeSampler::sample_independent(const Study& study, const FrozenTrial& tri
     return tpe_pick(s, {name}, {d}, univariate, rng)[0];
 }
 
-std::map<std::string, double> TpeSampler::sample_relative(Study& study, FrozenTrial& trial) {
-    if (!o_.multivariate) return {};
-    const auto& history = study.history();
-    if (count_finished(history) < o_.n_startup_trials) return {};
-    // the intersection search space: names every finished trial has, with one distribution throughout
+std::map<std::string, Distribution> intersection_search_space(const std::vector<FrozenTrial>& history,
+                                                              bool include_pruned) {
     std::map<std::string, Distribution> space;
     bool first = true;
     for (const auto& t : history) {
-        if (!(t.complete() || t.state == TrialState::Pruned)) continue;
+        if (!(t.complete() || (include_pruned && t.state == TrialState::Pruned))) continue;
         if (first) {
             space = t.distributions;
             first = false;
@@ -563,13 +560,20 @@ std::map<std::string, double> TpeSampler::sample_relative(Study& study, FrozenTr
             it = same ? std::next(it) : space.erase(it);
         }
     }
+    for (auto it = space.begin(); it != space.end();) it = it->second.single() ? space.erase(it) : std::next(it);
+    return space;
+}
+
+std::map<std::string, double> TpeSampler::sample_relative(Study& study, FrozenTrial& trial) {
+    if (!o_.multivariate) return {};
+    const auto& history = study.history();
+    if (count_finished(history) < o_.n_startup_trials) return {};
     std::vector<std::string> names;
     std::vector<Distribution> dists;
-    for (const auto& [n, d] : space)
-        if (!d.single()) {
-            names.push_back(n);
-            dists.push_back(d);
-        }
+    for (const auto& [n, d] : intersection_search_space(history, true)) {
+        names.push_back(n);
+        dists.push_back(d);
+    }
     if (names.empty()) return {};
     SamplerRng rng(stream_seed(seed_, trial.number, "relative"));
     const Split s = split_trials(history, study.directions(), o_);

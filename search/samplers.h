@@ -168,6 +168,12 @@ private:
     std::map<std::pair<std::string, int64_t>, std::vector<int64_t>> parents_;
 };
 
+// Optuna's IntersectionSearchSpace: the parameters every finished trial of `history` has (COMPLETE ones, and
+// PRUNED ones too with include_pruned, as TPE counts them), with one distribution throughout; single-valued
+// distributions are left out (sample_independent draws them). Multivariate TPE and NSGA-II sample it jointly.
+std::map<std::string, Distribution> intersection_search_space(const std::vector<FrozenTrial>& history,
+                                                              bool include_pruned);
+
 // A sampler by name: random | grid | tpe | tpe-multivariate | nsga2. The grid needs its space; other names throw
 // listing the valid ones.
 std::shared_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed, const GridSampler::Space& grid = {});

@@ -30,6 +30,14 @@ public:
 
 Tensor from(const std::vector<float>& v, Shape s) { return Tensor::from_vector(v, std::move(s)); }
 
+// BERT-tiny's shape, smaller: vocab 100, hidden 32, FFN 64, 2 heads.
+model::BertConfig small_bert() {
+    model::BertConfig c = model::BertConfig::preset("tiny");
+    c.vocab_size = 100;
+    c.hidden_size = 32, c.intermediate_size = 64, c.num_attention_heads = 2;
+    return c;
+}
+
 passes::QuantizeConfig qcfg(const std::string& text) {
     return passes::QuantizeConfig::from_toml(passes::parse_toml(text, "test.toml"), "test.toml");
 }
@@ -463,11 +471,8 @@ TEST_CASE("calibration observes the float model, not the uncalibrated formats", 
 
 TEST_CASE("calibration sees every position of BERT's last layer, then leaves the [CLS]-only shortcut as it was",
           "[passes][calibrate]") {
-    model::BertConfig c = model::BertConfig::preset("tiny");
-    c.vocab_size = 100;
-    c.hidden_size = 32, c.intermediate_size = 64, c.num_attention_heads = 2;
     Rng rng(4);
-    model::BertForSequenceClassification m(c, rng);
+    model::BertForSequenceClassification m(small_bert(), rng);
     m.train(false);
     passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 4}));
     const Tensor ids = qbert::test::ids_tensor({2, 6}, 100, 3);
@@ -490,11 +495,8 @@ TEST_CASE("calibration sees every position of BERT's last layer, then leaves the
 }
 
 TEST_CASE("a quantized and pruned BERT checkpoint round-trips: masks as u8 datasets, same logits", "[passes][checkpoint]") {
-    model::BertConfig c = model::BertConfig::preset("tiny");
-    c.vocab_size = 100;
-    c.hidden_size = 32, c.intermediate_size = 64, c.num_attention_heads = 2;
     Rng rng(4);
-    model::BertForSequenceClassification m(c, rng);
+    model::BertForSequenceClassification m(small_bert(), rng);
     m.train(false);
     passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 5}));
     Rng prng(1);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <ctime>
 #include <thread>
 
@@ -110,6 +111,7 @@ public:
     int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
     double f64(int c) const { return sqlite3_column_double(s_, c); }
     bool null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
+    bool is_text(int c) const { return sqlite3_column_type(s_, c) == SQLITE_TEXT; }
     std::string text(int c) const {
         const auto* p = sqlite3_column_text(s_, c);
         return p ? reinterpret_cast<const char*>(p) : "";
@@ -300,7 +302,9 @@ void Storage::set_system_attr(int64_t trial_id, const std::string& key, const js
 
 void Storage::report(int64_t trial_id, int64_t step, double value) {
     Stmt s(db_, path_, "INSERT OR REPLACE INTO intermediate(trial_id, step, value) VALUES (?, ?, ?)");
-    s.bind(1, trial_id).bind(2, step).bind(3, value);
+    s.bind(1, trial_id).bind(2, step);
+    if (std::isnan(value)) s.bind(3, std::string("nan"));  // SQLite stores a NaN double as NULL; the column is NOT NULL
+    else s.bind(3, value);
     s.step();
 }
 
@@ -373,7 +377,9 @@ std::vector<FrozenTrial> Storage::trials(int64_t study_id, int64_t from_number) 
         Stmt iv(db_, path_, "SELECT i.trial_id, i.step, i.value FROM intermediate i "
                             "JOIN trials t ON t.trial_id = i.trial_id WHERE t.study_id = ? AND t.number >= ?");
         iv.bind(1, study_id).bind(2, from_number);
-        while (iv.step()) out[by_id.at(iv.i64(0))].intermediate[iv.i64(1)] = iv.f64(2);
+        while (iv.step())  // a NaN value is stored as the text 'nan' (see report())
+            out[by_id.at(iv.i64(0))].intermediate[iv.i64(1)] =
+                iv.is_text(2) ? std::numeric_limits<double>::quiet_NaN() : iv.f64(2);
         Stmt tv(db_, path_, "SELECT v.trial_id, v.objective, v.value FROM trial_values v "
                             "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ? AND t.number >= ? "
                             "ORDER BY v.trial_id, v.objective");

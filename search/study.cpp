@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "search/multi_objective.h"
 
@@ -95,8 +96,24 @@ void Trial::report(double value, int64_t step) {
     if (study_->multi_objective())
         throw Error("trial " + std::to_string(t_.number) + ": report() is for single-objective studies; study '" +
                     study_->name() + "' has " + std::to_string(study_->directions().size()) + " objectives (as Optuna)");
+    if (step < 0)
+        throw Error("trial " + std::to_string(t_.number) + ": report() step must be >= 0, got " + std::to_string(step));
+    if (t_.intermediate.count(step)) {  // Optuna warns and keeps the first value
+        std::fprintf(stderr, "warning: trial %ld reported step %ld twice; the value %g is ignored\n", long(t_.number),
+                     long(step), value);
+        return;
+    }
     study_->storage_->report(t_.id, step, value);
     t_.intermediate[step] = value;
+}
+
+bool Trial::should_prune() {
+    if (study_->multi_objective())
+        throw Error("trial " + std::to_string(t_.number) + ": should_prune() is for single-objective studies (as Optuna)");
+    if (!study_->pruner_) return false;
+    const FrozenTrial fresh = study_->storage_->trial(t_.id);  // with what other processes may have written
+    const std::vector<FrozenTrial> all = study_->storage_->trials(study_->rec_.id);
+    return study_->pruner_->prune(*study_, all, fresh);
 }
 
 void Trial::set_user_attr(const std::string& key, const json& value) {
@@ -150,10 +167,23 @@ Direction Study::direction() const {
     return rec_.direction;
 }
 
+void Study::set_pruner(std::shared_ptr<Pruner> pruner) {
+    if (pruner && multi_objective() && pruner->name() != "none")
+        throw Error("study '" + name() + "' has " + std::to_string(rec_.directions.size()) +
+                    " objectives: pruners need a single objective (as Optuna)");
+    pruner_ = std::move(pruner);
+}
+
 Trial Study::ask() {
     FrozenTrial t = storage_->create_trial(rec_.id, json{{"host", host_name()}, {"pid", static_cast<int64_t>(getpid())},
                                                          {"sampler", sampler_->name()}});
     trials();  // what the sampler sees: every trial, finished or running (here or elsewhere)
+    filtered_ = pruner_ && pruner_->filters_trials();
+    if (filtered_) {  // Hyperband: the sampler sees the trial's bracket only
+        view_.clear();
+        for (const FrozenTrial& h : cache_)
+            if (pruner_->same_group(*this, t.number, h.number)) view_.push_back(h);
+    }
     auto relative = sampler_->sample_relative(*this, t);
     return Trial(this, std::move(t), std::move(relative));
 }
@@ -187,8 +217,14 @@ FrozenTrial Study::tell(Trial& trial, TrialState state, std::optional<double> va
     if (state == TrialState::Complete && multi_objective())
         throw Error("tell: study '" + name() + "' has " + std::to_string(rec_.directions.size()) +
                     " objectives; a COMPLETE trial needs one value per objective");
-    return finish(trial, state, state == TrialState::Complete ? std::vector<double>{*value} : std::vector<double>{},
-                  reason);
+    std::vector<double> values;
+    if (state == TrialState::Complete) values = {*value};
+    if (state == TrialState::Pruned && !multi_objective()) {  // Optuna: the last intermediate value, if finite
+        const FrozenTrial now = storage_->trial(trial.id());
+        if (!now.intermediate.empty() && std::isfinite(now.intermediate.rbegin()->second))
+            values = {now.intermediate.rbegin()->second};
+    }
+    return finish(trial, state, values, reason);
 }
 
 FrozenTrial Study::finish(Trial& trial, TrialState state, const std::vector<double>& values, const std::string& reason) {

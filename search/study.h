@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "search/pruners.h"
 #include "search/storage.h"
 
 namespace qbert::search {
@@ -51,8 +52,12 @@ public:
     nlohmann::json suggest_categorical(const std::string& name, const std::vector<nlohmann::json>& choices);
     std::string suggest_string(const std::string& name, const std::vector<std::string>& choices);
     nlohmann::json suggest(const std::string& name, const Distribution& d);  // any distribution
-    // An intermediate value (also what TPE ranks PRUNED trials by). Single-objective studies only (as Optuna).
+    // An intermediate value at a step >= 0 (also what TPE ranks PRUNED trials by), stored at once. A step
+    // reported before keeps its first value (a warning on stderr), as in Optuna. Single-objective studies only.
     void report(double value, int64_t step);
+    // Asks the study's pruner whether to stop now (false without a pruner). On true, end the trial by throwing
+    // TrialPruned: it ends PRUNED with its last reported value. Single-objective studies only (as Optuna).
+    bool should_prune();
     void set_user_attr(const std::string& key, const nlohmann::json& value);
     const FrozenTrial& frozen() const { return t_; }
 
@@ -94,6 +99,9 @@ public:
     const nlohmann::json& meta() const { return rec_.meta; }
     Storage& storage() { return *storage_; }
     Sampler& sampler() { return *sampler_; }
+    // The pruner Trial::should_prune asks (none by default: never prune). Single-objective studies only.
+    void set_pruner(std::shared_ptr<Pruner> pruner);
+    Pruner* pruner() const { return pruner_.get(); }
 
     Trial ask();
     // Ends the trial: COMPLETE with a finite value; a NaN/inf value makes it FAIL (as Optuna). In a
@@ -102,6 +110,7 @@ public:
     // One value per objective, as Optuna's tell(trial, values): any non-finite value, or a count other than the
     // number of objectives, makes the trial FAIL with the reason in system_attrs["reason"].
     FrozenTrial tell(Trial& trial, const std::vector<double>& values);
+    // A state with an optional value; PRUNED takes the last reported value when it is finite (Optuna).
     FrozenTrial tell(Trial& trial, TrialState state, std::optional<double> value = std::nullopt,
                      const std::string& reason = "");
 
@@ -119,8 +128,9 @@ public:
     // The reference stays valid until the next call of trials() or ask().
     const std::vector<FrozenTrial>& trials() const;
     // The trials as of the last ask() (what samplers see): every state, ordered by number; the trial being
-    // sampled is among them, RUNNING and without parameters.
-    const std::vector<FrozenTrial>& history() const { return cache_; }
+    // sampled is among them, RUNNING and without parameters. With a Hyperband pruner, only the trials of the
+    // asked trial's bracket (Optuna's _BracketStudy).
+    const std::vector<FrozenTrial>& history() const { return filtered_ ? view_ : cache_; }
     // The best trial of a single-objective study; throws for a multi-objective one (use best_trials()).
     std::optional<FrozenTrial> best_trial() const;
     static std::optional<FrozenTrial> best_of(const std::vector<FrozenTrial>& trials, Direction d);
@@ -146,7 +156,10 @@ private:
     FrozenTrial finish(Trial& trial, TrialState state, const std::vector<double>& values, const std::string& reason);
     std::shared_ptr<Storage> storage_;
     std::shared_ptr<Sampler> sampler_;
+    std::shared_ptr<Pruner> pruner_;
     StudyRecord rec_;
+    std::vector<FrozenTrial> view_;  // history() with a pruner that filters trials
+    bool filtered_ = false;
     mutable std::vector<FrozenTrial> cache_;  // every trial as last read, index = number
     bool stop_ = false;
 };

@@ -29,6 +29,15 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
     c.search->add_option("--config", s.config, "nas: TOML training budget per trial (data subset, max_len, epochs, lr)")
         ->capture_default_str();
     c.search->add_option("--set", s.sets, "nas: override a config key, section.key=value (repeatable)");
+    c.search->add_option("--pruner", s.pruner, "none | median | percentile | successive-halving | hyperband (Optuna's)")
+        ->capture_default_str();
+    c.search->add_option("--pruner-set", s.pruner_sets,
+                         "a pruner setting by Optuna's name, key=value (repeatable): n_startup_trials=5, n_warmup_steps, "
+                         "interval_steps, n_min_trials, percentile, min_resource, max_resource, reduction_factor, "
+                         "min_early_stopping_rate, bootstrap_count");
+    c.search->add_option("--eval-points", s.eval_points,
+                         "nas: validation checks spread over each trial's training, reported to the pruner "
+                         "(0 = train.eval_points of --config)");
     c.search->add_option("--space", s.space_file, "exec: TOML search space, one [name] table per parameter");
     c.search->add_option("--exec", s.exec_cmd, "exec: command per trial; {name} is replaced by the value, JSON on stdin, "
                                                "value(s) = last stdout line");
@@ -63,6 +72,8 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
     c.lab2->add_option("--samplers", l.samplers, "Task 1 samplers")->delimiter(',')->capture_default_str();
     c.lab2->add_option("--set", l.sets, "override a key of the profile's training config (repeatable)");
     c.lab2->add_option("--threads", l.threads)->capture_default_str();
+    c.lab2->add_option("--pruner", l.pruner, "Task 1 and 2 pruner (default: the profile's)");
+    c.lab2->add_option("--pruner-set", l.pruner_sets, "a pruner setting, key=value (repeatable)");
     c.lab2->add_option("--jobs", l.jobs,
                        "studies run at once, each in a worker process with threads/jobs threads (on this 2-core "
                        "machine 2 jobs gave only ~1.1x on the quick profile's mix of models: docs/results.md)")

@@ -48,6 +48,20 @@ int report_pareto_front(const std::vector<FrozenTrial>& all, const std::vector<s
 
 }  // namespace
 
+std::shared_ptr<search::Pruner> make_pruner_from(const std::string& name, const std::vector<std::string>& sets) {
+    std::map<std::string, std::string> settings;
+    try {
+        for (const auto& kv : sets) {
+            const auto [k, v] = search::parse_setting(kv);
+            if (settings.count(k)) throw search::Error("pruner setting '" + k + "' given twice");
+            settings[k] = v;
+        }
+        return search::make_pruner(name, settings);
+    } catch (const search::Error& e) {
+        throw engine::Error(std::string("--pruner ") + name + ": " + e.what());
+    }
+}
+
 int run_search(const SearchOptions& o) {
     static const std::set<std::string> objectives{"nas", "compression-aware", "exec", "mixed-precision"};
     if (!objectives.count(o.objective))
@@ -97,8 +111,14 @@ int run_search(const SearchOptions& o) {
         for (const auto& [n, d] : space->params) meta["space"][n] = d.to_json();
         objective = [&](search::Trial& t) {
             const json params = space->suggest_all(t);
-            const search::ExecResult r = search::run_exec(o.exec_cmd, params, t.number(), "  | ", o.exec_timeout);
+            // `report STEP VALUE` lines go to the pruner; when it prunes, the command is stopped
+            const search::ExecResult r = search::run_exec(o.exec_cmd, params, t.number(), "  | ", o.exec_timeout, 1,
+                                                          [&](int64_t step, double value) {
+                                                              t.report(value, step);
+                                                              return t.should_prune();
+                                                          });
             if (!r.last_line.empty()) t.set_user_attr("last_line", r.last_line);
+            if (r.pruned) throw search::TrialPruned("pruned at step " + std::to_string(r.pruned_step) + ", command stopped");
             if (!r.value) throw search::Error(r.error);
             return *r.value;
         };
@@ -144,10 +164,21 @@ int run_search(const SearchOptions& o) {
         meta["post_train_epochs"] = o.post_train_epochs;
     }
     auto sampler = search::make_sampler(o.sampler, o.seed, grid);  // unknown names throw before any data loads
+    const auto pruner = make_pruner_from(o.pruner, o.pruner_sets);
+    if (pruner->name() != "none") {
+        if (multi) throw engine::Error("--pruner needs a single objective (as Optuna); drop --pruner or --directions");
+        meta["pruner"] = {{"name", pruner->name()}, {"settings", pruner->settings()}};
+    }
+    if (o.eval_points < 0) throw engine::Error("--eval-points must be >= 0");
+    if (o.eval_points > 0 && (exec || mixed))
+        throw engine::Error("--eval-points belongs to the nas and compression-aware objectives (exec commands report "
+                            "with 'report STEP VALUE' lines)");
+    if (o.eval_points > 0) meta["eval_points"] = o.eval_points;
     fs::create_directories(out);
     if (!fs::path(o.storage).parent_path().empty()) fs::create_directories(fs::path(o.storage).parent_path());
     auto storage = std::make_shared<search::Storage>(o.storage);
     Study study(storage, study_name, dirs, sampler, o.resume ? search::OpenMode::Load : search::OpenMode::Create, meta);
+    study.set_pruner(pruner);
     if (o.resume) {
         check_study_meta(study, meta);
         for (int64_t n : study.fail_stale_trials())
@@ -160,6 +191,7 @@ int run_search(const SearchOptions& o) {
         no.compress = o.objective == "compression-aware";
         no.post_train_epochs = o.post_train_epochs;
         no.post_train_lr = o.post_train_lr;
+        no.eval_points = o.eval_points;
         nas = std::make_unique<NasObjective>(cfg, no, [](const std::string& l) { std::printf("%s\n", l.c_str()); });
         objective = [&](search::Trial& t) { return (*nas)(t); };
     }

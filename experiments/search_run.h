@@ -4,8 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace qbert::search {
+class Pruner;
+}
 
 namespace qbert::experiments {
 
@@ -24,6 +29,11 @@ struct SearchOptions {
     std::string space_file, exec_cmd;    // exec
     double exec_timeout = 0.0;           // exec: seconds per trial; 0 = none
     std::string nas_space = "layers";    // nas: model | layers
+    // none | median | percentile | successive-halving | hyperband (search/pruners.h) and its settings by
+    // Optuna's names, "key=value" each
+    std::string pruner = "none";
+    std::vector<std::string> pruner_sets;
+    int64_t eval_points = 0;             // nas: validation checks during training, reported to the pruner (0 = the config's)
     std::string config = "configs/nas-quick.toml";
     std::vector<std::string> sets;
     // mixed-precision (Lab 3's objective over a trained checkpoint; objectives/mixed_precision.h)
@@ -43,7 +53,12 @@ struct Lab2Options {
     int jobs = 1;            // studies run at once, each in its own process (apps/workers.h)
     std::string only_study;  // set in those worker processes: run this one study and stop
     bool keep_trained = false;  // keep DIR/trained (one checkpoint per trained architecture) after the lab
+    std::string pruner;         // empty = the profile's
+    std::vector<std::string> pruner_sets;
 };
+
+// --pruner NAME with its --pruner-set key=value settings (search::make_pruner); errors name the pruner.
+std::shared_ptr<search::Pruner> make_pruner_from(const std::string& name, const std::vector<std::string>& sets);
 
 // Each returns the exit code (1 when no trial completed).
 int run_search(const SearchOptions& o);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -222,6 +223,9 @@ std::vector<EpochMetrics> fit(BertForSequenceClassification& m, const Encoded& t
     const int64_t total = steps_per_epoch * o.epochs;
     const int64_t warmup = static_cast<int64_t>(o.warmup * static_cast<double>(total));
 
+    ENGINE_CHECK(o.eval_points >= 0, "fit: eval_points must be >= 0, got ", o.eval_points);
+    std::set<int64_t> eval_at;  // steps after which a validation check runs (FitOptions::eval_points)
+    for (int64_t k = 1; k <= o.eval_points; ++k) eval_at.insert(std::max<int64_t>(1, k * total / o.eval_points));
     std::vector<EpochMetrics> history;
     double best_val = -1.0;
     int64_t step = 0;
@@ -249,6 +253,8 @@ std::vector<EpochMetrics> fit(BertForSequenceClassification& m, const Encoded& t
             seen += static_cast<int64_t>(rows.size());
             loss_sum += lv * static_cast<double>(rows.size());
             if (hooks.on_step) hooks.on_step(step, total, loss_sum / seen, static_cast<double>(correct) / seen);
+            if (eval_at.count(step) && step % steps_per_epoch != 0 && hooks.on_eval)  // epoch ends: below
+                hooks.on_eval(step, total, evaluate(m, val_set, o.eval_batch_size, o.pad_id).accuracy);
         }
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const EvalResult val = evaluate(m, val_set, o.eval_batch_size, o.pad_id);
@@ -258,6 +264,7 @@ std::vector<EpochMetrics> fit(BertForSequenceClassification& m, const Encoded& t
         if (best) best_val = val.accuracy;
         if (on_epoch_end) on_epoch_end(em, best);
         if (hooks.on_epoch) hooks.on_epoch(em);
+        if (eval_at.count(step) && hooks.on_eval) hooks.on_eval(step, total, val.accuracy);
     }
     return history;
 }

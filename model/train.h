@@ -22,6 +22,10 @@ struct FitOptions {
     double lr = 1e-4, warmup = 0.0, weight_decay = 0.01, grad_clip = 1.0;
     uint64_t seed = 0;  // batch order and dropout
     int32_t pad_id = 0;
+    // Validation checks spread evenly over the whole run (0 = none beyond the one per epoch): check k of P
+    // comes after step floor(k * total / P), the last one at the end; each calls TrainHooks::on_eval. A check
+    // at the end of an epoch reuses that epoch's evaluation. For pruners (search/pruners.h).
+    int64_t eval_points = 0;
 };
 
 struct TrainConfig {
@@ -85,6 +89,9 @@ struct TrainHooks {
     std::function<void(int64_t step, int64_t total, double loss, double acc)> on_step;
     std::function<void(const EpochMetrics&)> on_epoch;
     std::function<void(const std::string&)> on_info;  // one-line facts: data sizes, tokenization time
+    // FitOptions::eval_points: validation accuracy after `step` of `total` optimizer steps. May throw to end
+    // training (a pruned trial: search::TrialPruned passes through fit unchanged).
+    std::function<void(int64_t step, int64_t total, double val_accuracy)> on_eval;
 };
 
 // The data train() uses: the seeded, class-balanced train/validation split of the training reviews

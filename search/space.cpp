@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <chrono>
+#include <sstream>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -204,8 +205,30 @@ std::vector<double> parse_values(const std::string& line, size_t n_values) {
     return values;
 }
 
+namespace {
+// "report STEP VALUE" -> (step, value); nullopt when the line is not a report line at all; throws when it starts
+// with the word report but the rest is not an integer step >= 0 and a number.
+std::optional<std::pair<int64_t, double>> parse_report(const std::string& line) {
+    const size_t b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line.compare(b, 6, "report") != 0 ||
+        (b + 6 < line.size() && line[b + 6] != ' ' && line[b + 6] != '\t'))
+        return std::nullopt;
+    std::istringstream in(line.substr(b + 6));
+    std::string step_text, value_text, extra;
+    in >> step_text >> value_text >> extra;
+    char* end = nullptr;
+    const long long step = std::strtoll(step_text.c_str(), &end, 10);
+    const bool step_ok = !step_text.empty() && end == step_text.c_str() + step_text.size() && step >= 0;
+    const double value = std::strtod(value_text.c_str(), &end);
+    const bool value_ok = !value_text.empty() && end == value_text.c_str() + value_text.size();
+    if (!step_ok || !value_ok || !extra.empty())
+        throw Error("malformed report line '" + line + "': expected 'report STEP VALUE' (STEP an integer >= 0)");
+    return std::make_pair(static_cast<int64_t>(step), value);
+}
+}  // namespace
+
 ExecResult run_exec(const std::string& command, const json& params, int64_t trial_number,
-                    const std::string& echo_prefix, double timeout_s, size_t n_values) {
+                    const std::string& echo_prefix, double timeout_s, size_t n_values, const ReportFn& on_report) {
     if (n_values < 1) throw Error("exec: a study has at least one objective");
     if (!(timeout_s >= 0)) throw Error("exec: timeout must be >= 0 seconds (0 = none)");
     const std::string cmd = substitute(command, params);
@@ -225,13 +248,32 @@ ExecResult run_exec(const std::string& command, const json& params, int64_t tria
     const util::ForwardSignals forward(child.pid());  // Ctrl-C / kill of qbert reach the command too
 
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    bool timed_out = false;
-    std::string last;
+    bool timed_out = false, stop = false;
+    std::string last, report_error;
+    ExecResult r;
     const auto on_line = [&](const std::string& line) {
         if (!echo_prefix.empty()) std::printf("%s%s\n", echo_prefix.c_str(), line.c_str());
+        if (stop) return;  // stopping: what it prints meanwhile is shown, not used
+        std::optional<std::pair<int64_t, double>> rep;
+        try {
+            rep = parse_report(line);
+        } catch (const Error& e) {
+            report_error = e.what();
+            stop = true;
+            return;
+        }
+        if (rep) {
+            if (on_report && on_report(rep->first, rep->second)) {
+                r.pruned = true;
+                r.pruned_step = rep->first;
+                stop = true;
+            }
+            return;
+        }
         if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
     };
     for (;;) {
+        if (stop) break;
         int wait_ms = -1;
         if (timeout_s > 0) {
             const double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
@@ -244,8 +286,17 @@ ExecResult run_exec(const std::string& command, const json& params, int64_t tria
         if (!child.read(wait_ms, on_line)) break;
     }
     std::fflush(stdout);
-    const int code = timed_out ? child.stop(2.0) : child.wait();
-    ExecResult r;
+    const int code = timed_out || stop ? child.stop(2.0) : child.wait();
+    if (!report_error.empty()) {
+        r.exit_code = code;
+        r.error = report_error + " (command stopped): " + cmd;
+        return r;
+    }
+    if (r.pruned) {
+        r.exit_code = code;
+        r.error = "pruned at step " + std::to_string(r.pruned_step);
+        return r;
+    }
     if (timed_out) {
         r.exit_code = 124;  // as timeout(1)
         char secs[32];

@@ -36,7 +36,13 @@ struct ExecResult {
     std::optional<double> value;  // one objective
     std::vector<double> values;   // every objective, in order (= {value} for one)
     std::string error;            // why there are no values
+    bool pruned = false;          // on_report said stop: the command was stopped at pruned_step
+    int64_t pruned_step = -1;
 };
+
+// An intermediate value the command reported (a line `report STEP VALUE`); returns true to stop the command
+// (the trial is pruned).
+using ReportFn = std::function<bool(int64_t step, double value)>;
 
 // Runs `command` with /bin/sh -c after replacing every {name} of a parameter by its value (strings that are not
 // plain words are single-quoted), with the parameters as one JSON object on stdin and in QBERT_TRIAL_PARAMS,
@@ -46,8 +52,13 @@ struct ExecResult {
 // its own process group; with timeout_s > 0 the group is stopped (SIGTERM, SIGKILL 2 s later) once that many
 // seconds have passed, and the result is a failure (exit code 124). A SIGINT/SIGTERM/SIGHUP we receive
 // meanwhile is passed on to the group.
+// A line `report STEP VALUE` (STEP an integer >= 0, VALUE a number, nan allowed) is an intermediate value: it
+// goes to on_report (when given) and is never the last line; when on_report returns true the command is
+// stopped (SIGTERM to its group, SIGKILL 2 s later) and the result says pruned. A malformed report line stops
+// the command and fails the trial, naming the line.
 ExecResult run_exec(const std::string& command, const nlohmann::json& params, int64_t trial_number,
-                    const std::string& echo_prefix = "  | ", double timeout_s = 0.0, size_t n_values = 1);
+                    const std::string& echo_prefix = "  | ", double timeout_s = 0.0, size_t n_values = 1,
+                    const ReportFn& on_report = nullptr);
 // The numbers of a multi-value line ("0.91 12", "0.91,12", "0.91, 12"); throws naming what is wrong: a field
 // that is not a number, a count other than n_values, a non-finite value.
 std::vector<double> parse_values(const std::string& line, size_t n_values);

@@ -13,6 +13,14 @@ namespace qbert::experiments {
 
 using json = nlohmann::json;
 
+namespace {
+std::string fmt_accuracy(double a) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.4f", a);
+    return b;
+}
+}  // namespace
+
 NasObjective::NasObjective(model::TrainConfig cfg, NasOptions o, const std::function<void(const std::string&)>& info)
     : cfg_(std::move(cfg)), o_(std::move(o)) {
     if (o_.space != "model" && o_.space != "layers")
@@ -117,10 +125,27 @@ std::unique_ptr<model::BertForSequenceClassification> NasObjective::build(search
 
 std::string NasObjective::checkpoint_meta() const { return model::checkpoint_meta(cfg_); }
 
+void NasObjective::replay(search::Trial& t, const json& curve, bool complete) const {
+    for (size_t i = 0; i < curve.size(); ++i) {
+        const int64_t step = curve[i].at(0).get<int64_t>();
+        const double acc = curve[i].at(1).get<double>();
+        t.report(acc, step);
+        if (!(complete && i + 1 == curve.size()) && t.should_prune()) {
+            std::printf("  pruned at step %ld (val_accuracy %.4f), replayed from the kept curve\n", long(step), acc);
+            throw search::TrialPruned("pruned at step " + std::to_string(step) + " (replayed curve), val_accuracy " +
+                                      fmt_accuracy(acc));
+        }
+    }
+}
+
 double NasObjective::operator()(search::Trial& t) {
     last_.reset();
     auto m = build(t);
     const json arch = t.frozen().user_attrs.at("architecture");
+    if (cache_ && o_.eval_points > 0) {  // what training this architecture showed before, to the pruner again
+        if (const auto c = cache_->result(arch, curve_tag()))
+            replay(t, c->user_attrs.at("val_curve"), c->user_attrs.value("complete", false));
+    }
     if (cache_) {
         if (const auto r = cache_->result(arch, tag_)) {  // this objective has seen this architecture
             for (const auto& [k, v] : r->user_attrs.items()) t.set_user_attr(k, v);
@@ -141,7 +166,7 @@ double NasObjective::train_and_compress(search::Trial& t, std::unique_ptr<model:
     const auto t0 = std::chrono::steady_clock::now();
     t.set_user_attr("parameters", m->num_parameters());
     const int32_t pad = tok_->pad_id();
-    const model::FitOptions f = cfg_.fit_options(pad);  // cfg_.seed: same data order and dropout for every trial
+    model::FitOptions f = cfg_.fit_options(pad);  // cfg_.seed: same data order and dropout for every trial
     double value = 0.0;
     const json arch = t.frozen().user_attrs.at("architecture");
     if (cache_ && cache_->has_weights(arch)) {
@@ -150,8 +175,28 @@ double NasObjective::train_and_compress(search::Trial& t, std::unique_ptr<model:
         value = model::evaluate(*m, sets_.val, cfg_.eval_batch_size, pad).accuracy;
         t.set_user_attr("trained_weights", kept);
     } else {
-        const auto hist = model::fit(*m, sets_.train, sets_.val, f, progress_hooks("trial " + std::to_string(t.number())));
+        model::TrainHooks hooks = progress_hooks("trial " + std::to_string(t.number()));
+        json curve = json::array();
+        const auto keep_curve = [&](bool complete) {
+            if (cache_ && o_.eval_points > 0)
+                cache_->save_result(arch, curve_tag(), {curve.empty() ? 0.0 : curve.back()[1].get<double>(),
+                                                        {{"val_curve", curve}, {"complete", complete}},
+                                                        t.study_name() + "#" + std::to_string(t.number())});
+        };
+        f.eval_points = o_.eval_points;
+        hooks.on_eval = [&](int64_t step, int64_t total, double acc) {
+            curve.push_back({step, acc});
+            if (t.frozen().intermediate.count(step)) return;  // replayed already, and not pruned there
+            t.report(acc, step);
+            if (step < total && t.should_prune()) {
+                keep_curve(false);
+                throw search::TrialPruned("pruned at step " + std::to_string(step) + " of " + std::to_string(total) +
+                                          ", val_accuracy " + fmt_accuracy(acc));
+            }
+        };
+        const auto hist = model::fit(*m, sets_.train, sets_.val, f, hooks);
         value = hist.back().val_accuracy;
+        keep_curve(true);
         if (cache_) {  // before compression; temp file then rename: a killed run leaves no half file
             const std::string kept = cache_->weights_path(arch);
             std::filesystem::create_directories(cache_->dir());
@@ -170,6 +215,7 @@ double NasObjective::train_and_compress(search::Trial& t, std::unique_ptr<model:
             p.epochs = o_.post_train_epochs;
             p.lr = o_.post_train_lr;
             p.warmup = 0.0;
+            p.eval_points = 0;  // the pruner watches the architecture's training only
             value = model::fit(*m, sets_.train, sets_.val, p, progress_hooks("post-train")).back().val_accuracy;
         } else {
             value = model::evaluate(*m, sets_.val, cfg_.eval_batch_size, pad).accuracy;

@@ -41,6 +41,12 @@ struct NasOptions {
     // objective's result per architecture, reused instead of training or recomputing. lab2 shares one between
     // every study of Task 1 and Task 2.
     std::string trained_dir;
+    // Validation checks during each trial's training (model::FitOptions::eval_points), each reported to the
+    // study (Trial::report at its optimizer step) and followed by should_prune() except at the end. A pruned
+    // trial ends PRUNED at that check. 0 = none. With a trained_dir, each architecture's curve is kept
+    // (complete or up to where it was pruned) and replayed to the pruner by later trials of that
+    // architecture, which then train only if the replay does not prune them.
+    int64_t eval_points = 0;
     // Names the objective and its settings (in the cache and in lab2's study meta): "nas-model",
     // "compression-aware-post1"; other compression configs or lr than the defaults add a hash of them.
     std::string tag() const;
@@ -69,6 +75,10 @@ public:
 
 private:
     double train_and_compress(search::Trial& t, std::unique_ptr<model::BertForSequenceClassification>& m);
+    // Reports a kept curve [[step, accuracy], ...] to the pruner as training would (throws TrialPruned when it
+    // prunes); `complete`: the last point is the end of training and is not a pruning check.
+    void replay(search::Trial& t, const nlohmann::json& curve, bool complete) const;
+    std::string curve_tag() const { return "curve-p" + std::to_string(o_.eval_points); }
     model::TrainConfig cfg_;
     NasOptions o_;
     std::string tag_;  // o_.tag(), read once (it may hash the compression configs' files)

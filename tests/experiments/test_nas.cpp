@@ -324,3 +324,71 @@ TEST_CASE("NAS objective applies the config's train.matmul_precision (it did not
     experiments::NasObjective back(cfg, small_space());
     REQUIRE(engine::matmul_precision() == engine::MatmulPrecision::F32);
 }
+
+TEST_CASE("NAS with eval points: validation reported during training, same result, pruned trials replayed from the cache",
+          "[experiments][nas][pruners]") {
+    TempDir dir;
+    experiments::NasOptions o = small_space();
+    o.space = "model";
+    o.layers = {1};
+    o.heads = {2};
+    o.hidden = {16, 32};
+    o.intermediate = {32};
+    o.test = false;
+    const model::TrainConfig cfg = synthetic_data(dir);
+    // one grid point: the same architecture with and without checks
+    search::GridSampler::Space g{{"num_layers", {0}}, {"num_heads", {0}}, {"hidden_size", {0}}, {"intermediate_size", {0}}};
+    const auto one = [&](int64_t points) {
+        experiments::NasOptions p = o;
+        p.eval_points = points;
+        experiments::NasObjective nas(cfg, p);
+        search::Study s(std::make_shared<search::Storage>(":memory:"), "e", search::Direction::Maximize,
+                        std::make_shared<search::GridSampler>(g, 0));
+        search::Trial t = s.ask();
+        const double v = nas(t);
+        return std::make_pair(v, t.frozen().intermediate);
+    };
+    const auto [plain, none] = one(0);
+    const auto [checked, curve] = one(4);
+    REQUIRE(none.empty());
+    REQUIRE(checked == plain);  // evaluating draws no random numbers: training is the same
+    REQUIRE(curve.size() == 4);
+    REQUIRE(curve.rbegin()->second == checked);  // the last check is the end of training
+    int64_t last = 0;
+    for (const auto& [step, acc] : curve) {
+        REQUIRE(step > last);
+        last = step;
+        REQUIRE(acc >= 0.0);
+        REQUIRE(acc <= 1.0);
+    }
+    // A pruner that prunes everything at its first check: the trial ends PRUNED there; a later trial of the same
+    // architecture is pruned from the kept curve without training.
+    struct PruneAll : search::Pruner {
+        std::string name() const override { return "all"; }
+        nlohmann::json settings() const override { return nlohmann::json::object(); }
+        bool prune(search::Study&, const std::vector<search::FrozenTrial>&, const search::FrozenTrial&) override {
+            return true;
+        }
+    };
+    experiments::NasOptions p = o;
+    p.eval_points = 4;
+    p.trained_dir = dir.file("trained");
+    experiments::NasObjective nas(cfg, p);
+    search::Study s(std::make_shared<search::Storage>(":memory:"), "pr", search::Direction::Maximize,
+                    std::make_shared<search::GridSampler>(g, 0));
+    s.set_pruner(std::make_shared<PruneAll>());
+    search::OptimizeOptions opt;
+    opt.n_trials = 1;
+    s.optimize([&](search::Trial& t) { return nas(t); }, opt);
+    search::Study s2(std::make_shared<search::Storage>(":memory:"), "pr2", search::Direction::Maximize,
+                     std::make_shared<search::GridSampler>(g, 0));
+    s2.set_pruner(std::make_shared<PruneAll>());
+    s2.optimize([&](search::Trial& t) { return nas(t); }, opt);
+    for (const auto* st : {&s, &s2}) {
+        const auto& t = st->trials().at(0);
+        REQUIRE(t.state == search::TrialState::Pruned);
+        REQUIRE(t.intermediate.size() == 1);
+        REQUIRE(*t.value == curve.begin()->second);  // the first check's accuracy, trained or replayed
+    }
+    REQUIRE_THAT(s2.trials().at(0).system_attrs.at("reason").get<std::string>(), Contains("replayed"));
+}

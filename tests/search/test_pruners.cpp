@@ -6,12 +6,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <limits>
 
 #include "search/pruners.h"
 #include "search/samplers.h"
+#include "search/space.h"
 #include "search/study.h"
 
 using namespace qbert::search;
@@ -175,4 +177,40 @@ TEST_CASE("with Hyperband the sampler sees the trial's bracket only", "[search][
         study.tell(t, 0.5);
     }
     CHECK(seen_less > 0);
+}
+
+TEST_CASE("exec: 'report STEP VALUE' lines reach the pruner and a pruned command is stopped", "[search][pruners]") {
+    const json p = {{"x", 0.5}};
+    std::vector<std::pair<int64_t, double>> seen;
+    // reports every step, never the last line; the value is the last other line
+    auto r = run_exec("for s in 0 1 2; do echo \"report $s 0.$s\"; done; echo 0.75", p, 0, "",
+                      0.0, 1, [&](int64_t s, double v) {
+                          seen.push_back({s, v});
+                          return false;
+                      });
+    REQUIRE(r.value == 0.75);
+    REQUIRE_FALSE(r.pruned);
+    REQUIRE(seen == std::vector<std::pair<int64_t, double>>{{0, 0.0}, {1, 0.1}, {2, 0.2}});
+    // stopped at step 1: what it would print later (and the sleep) never happens
+    const auto t0 = std::chrono::steady_clock::now();
+    r = run_exec("echo 'report 0 0.1'; echo 'report 1 0.2'; sleep 30; echo 0.9", p, 0, "", 0.0, 1,
+                 [](int64_t s, double) { return s == 1; });
+    REQUIRE(r.pruned);
+    REQUIRE(r.pruned_step == 1);
+    REQUIRE_FALSE(r.value);
+    REQUIRE(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 10.0);
+    // malformed report lines stop the command and say what is wrong
+    for (const char* bad : {"report", "report 1", "report x 0.5", "report -1 0.5", "report 1 0.5 extra", "report 2 abc"}) {
+        r = run_exec(std::string("echo '") + bad + "'; echo 1", p, 0, "", 0.0, 1, [](int64_t, double) { return false; });
+        INFO(bad);
+        REQUIRE_FALSE(r.value);
+        REQUIRE_THAT(r.error, Catch::Contains("malformed report line") && Catch::Contains("report STEP VALUE"));
+    }
+    // a word that only starts with 'report' is an ordinary line; nan is a value
+    r = run_exec("echo 'report 3 nan'; echo reporting; echo 2", p, 0, "", 0.0, 1, [&](int64_t s, double v) {
+        seen.push_back({s, v});
+        return false;
+    });
+    REQUIRE(r.value == 2.0);
+    REQUIRE(std::isnan(seen.back().second));
 }

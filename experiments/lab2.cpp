@@ -39,12 +39,92 @@ namespace {
 struct Profile {
     std::string config;
     int64_t seeds, trials, ca_trials, post_train_epochs;
+    int64_t eval_points;  // validation checks per trial's training, reported to the pruner
+    std::string pruner;   // Task 1 and Task 2 studies; Task 1's TPE also runs without it, for the comparison
 };
 
 Profile profile(const std::string& name) {
-    if (name == "quick") return {"configs/nas-quick.toml", 2, 20, 14, 1};
-    if (name == "full") return {"configs/nas-full.toml", 3, 20, 20, 1};
+    if (name == "quick") return {"configs/nas-quick.toml", 3, 20, 14, 1, 4, "median"};
+    if (name == "full") return {"configs/nas-full.toml", 3, 20, 20, 1, 8, "median"};
     throw engine::Error("--profile must be quick or full, got '" + name + "'");
+}
+
+// Per study, the cost of its trials in trial order as if nothing had been reused (user attribute cost_seconds;
+// else the trial's duration): the x axis of the time figure.
+std::vector<double> cumulative_minutes(const std::vector<FrozenTrial>& trials) {
+    std::vector<double> out;
+    double sum = 0;
+    for (const auto& t : trials) {
+        sum += t.user_attrs.contains("cost_seconds") ? t.user_attrs["cost_seconds"].get<double>() : t.duration_s;
+        out.push_back(sum / 60.0);
+    }
+    return out;
+}
+
+// Best-so-far at each of `grid` times (minutes): the best of the trials that had finished by then.
+std::vector<double> best_by_time(const std::vector<FrozenTrial>& trials, const std::vector<double>& grid) {
+    const auto best = Study::best_so_far(trials, search::Direction::Maximize);
+    const auto minutes = cumulative_minutes(trials);
+    std::vector<double> out;
+    for (double g : grid) {
+        std::optional<double> b;
+        for (size_t i = 0; i < trials.size() && minutes[i] <= g + 1e-12; ++i) b = best[i];
+        out.push_back(b ? *b : NAN);
+    }
+    return out;
+}
+
+// Curves over seeds drawn as a mean with a min-max band. One column group per series (mean, min, max, n) in
+// `csv`, rows at `xs`; a mean is NaN where a seed has no value yet. Returns each series' mean at the last x.
+struct Band {
+    std::string name;
+    std::vector<std::vector<double>> runs;  // one per seed, values at xs
+};
+
+std::map<std::string, double> write_bands(const std::string& csv, const std::string& xname, const std::vector<double>& xs,
+                                          const std::vector<Band>& bands) {
+    std::map<std::string, double> last_mean;
+    std::ofstream out(csv + ".tmp");
+    std::vector<std::string> header{xname};
+    for (const auto& b : bands)
+        for (const char* stat : {"_mean", "_min", "_max", "_seeds"}) header.push_back(b.name + stat);
+    util::write_csv_row(out, header);
+    for (size_t i = 0; i < xs.size(); ++i) {
+        std::vector<std::string> row{fmt_num(xs[i], 3)};
+        for (const auto& b : bands) {
+            double sum = 0, lo = INFINITY, hi = -INFINITY;
+            size_t n = 0;
+            for (const auto& r : b.runs)
+                if (i < r.size() && !std::isnan(r[i])) sum += r[i], lo = std::min(lo, r[i]), hi = std::max(hi, r[i]), ++n;
+            const double mean = n == b.runs.size() && n > 0 ? sum / static_cast<double>(n) : NAN;
+            row.insert(row.end(), {fmt_num_or_nan(mean), fmt_num_or_nan(n ? lo : NAN), fmt_num_or_nan(n ? hi : NAN),
+                                   std::to_string(b.runs.size())});
+            if (i + 1 == xs.size()) last_mean[b.name] = mean;
+        }
+        util::write_csv_row(out, row);
+    }
+    out.close();
+    fs::rename(csv + ".tmp", csv);
+    return last_mean;
+}
+
+// The bands of write_bands as a figure: a translucent min-max band and the mean per series; the legend says
+// how many seeds each curve has.
+void plot_bands(Figure f, const std::string& csv, const std::vector<Band>& bands, const std::string& stem) {
+    std::vector<std::vector<double>> all;
+    for (const auto& b : bands) all.insert(all.end(), b.runs.begin(), b.runs.end());
+    frame_y(f, all);
+    int col = 2, color = 1;
+    for (const auto& b : bands) {
+        const std::string c = std::to_string(color++);
+        f.curves.push_back({"", csv, "1:" + std::to_string(col + 1) + ":" + std::to_string(col + 2),
+                            "filledcurves fs transparent solid 0.15 noborder lc " + c});
+        f.curves.push_back({b.name + " (mean of " + std::to_string(b.runs.size()) + " seed" +
+                                (b.runs.size() == 1 ? "" : "s") + ", band min-max)",
+                            csv, "1:" + std::to_string(col), "lines lc " + c});
+        col += 4;
+    }
+    if (plot(f, stem)) std::printf("figure=%s.png\n", stem.c_str());
 }
 
 // Best-so-far validation accuracy after each of the first n trials (trial numbers in order; NaN until one
@@ -63,9 +143,11 @@ std::vector<double> best_so_far(const std::vector<FrozenTrial>& trials, int64_t 
 // Runs (or resumes) one study of the lab until it holds `trials` trials.
 std::vector<FrozenTrial> run_study(const std::shared_ptr<search::Storage>& st, const std::string& name,
                                    const std::string& sampler, uint64_t seed, int64_t trials, const json& meta,
-                                   const std::string& out, const std::function<double(search::Trial&)>& objective) {
+                                   const std::string& out, const std::shared_ptr<search::Pruner>& pruner,
+                                   const std::function<double(search::Trial&)>& objective) {
     Study study(st, name, search::Direction::Maximize, search::make_sampler(sampler, seed, nas_grid()),
                 search::OpenMode::CreateOrLoad, meta);
+    study.set_pruner(pruner);
     check_study_meta(study, meta);
     for (int64_t n : study.fail_stale_trials())
         std::printf("%s: trial %ld was running when an earlier run stopped: marked failed\n", name.c_str(), long(n));
@@ -89,7 +171,11 @@ std::vector<FrozenTrial> run_study(const std::shared_ptr<search::Storage>& st, c
 struct StudySpec {
     std::string name, sampler;
     int64_t seed, trials, post;
+    std::string pruner = "none";
+    std::vector<std::string> pruner_sets;
+    int64_t eval_points = 0;
     std::string tag() const { return objective("").tag(); }
+    std::shared_ptr<search::Pruner> make_pruner() const { return make_pruner_from(pruner, pruner_sets); }
     // the objective's options: the model-level space, compressed and post-trained in Task 2; the trained models
     // and results shared through DIR/trained (Task 2's first trials are Task 1's architectures, trained the same way)
     NasOptions objective(const std::string& out) const {
@@ -98,26 +184,55 @@ struct StudySpec {
         o.trained_dir = (fs::path(out) / "trained").string();
         o.compress = post >= 0;
         o.post_train_epochs = std::max<int64_t>(post, 0);
+        o.eval_points = eval_points;
         return o;
     }
 };
 
-std::vector<StudySpec> task1_specs(const std::vector<std::string>& samplers, int64_t seeds, int64_t trials) {
+// What every study of the lab shares: the pruner and the validation checks.
+struct Pruning {
+    std::string pruner = "none";
+    std::vector<std::string> sets;
+    int64_t eval_points = 0;
+};
+
+// Task 1: each sampler with each seed, pruned; with a pruner, also TPE without it ("tpe-nopruner") for the
+// comparison of the two against time.
+std::vector<StudySpec> task1_specs(const std::vector<std::string>& samplers, int64_t seeds, int64_t trials,
+                                   const Pruning& pr) {
     std::vector<StudySpec> out;
     for (int64_t seed = 0; seed < seeds; ++seed)
         for (const auto& sampler : samplers)
-            out.push_back({"task1-" + sampler + "-seed" + std::to_string(seed), sampler, seed, trials, -1});
+            out.push_back({"task1-" + sampler + "-seed" + std::to_string(seed), sampler, seed, trials, -1, pr.pruner,
+                           pr.sets, pr.eval_points});
+    if (pr.pruner != "none" && std::find(samplers.begin(), samplers.end(), "tpe") != samplers.end())
+        for (int64_t seed = 0; seed < seeds; ++seed)
+            out.push_back({"task1-tpe-nopruner-seed" + std::to_string(seed), "tpe", seed, trials, -1, "none", {},
+                           pr.eval_points});
     return out;
 }
 
-std::vector<StudySpec> task2_specs(const std::string& sampler, int64_t trials, int64_t post_epochs) {
+// Task 2: compression-aware NAS with `sampler`, without and with post-compression training, each seed.
+std::vector<StudySpec> task2_specs(const std::string& sampler, int64_t trials, int64_t post_epochs, int64_t seeds,
+                                   const Pruning& pr) {
     std::vector<StudySpec> out;
-    for (const int64_t post : {int64_t{0}, post_epochs})
-        out.push_back({"task2-compression-aware-post" + std::to_string(post) + "-" + sampler, sampler, 0, trials, post});
+    for (int64_t seed = 0; seed < seeds; ++seed)
+        for (const int64_t post : {int64_t{0}, post_epochs})
+            out.push_back({"task2-compression-aware-post" + std::to_string(post) + "-" + sampler +
+                               (seed == 0 ? "" : "-seed" + std::to_string(seed)),  // seed 0: the name it always had
+                           sampler, seed, trials, post, pr.pruner, pr.sets, pr.eval_points});
     return out;
 }
 
-json study_meta(const StudySpec& s) { return {{"objective_tag", s.tag()}, {"sampler", s.sampler}, {"seed", s.seed}}; }
+json study_meta(const StudySpec& s) {
+    json m{{"objective_tag", s.tag()}, {"sampler", s.sampler}, {"seed", s.seed}};
+    if (s.pruner != "none") {
+        const auto p = s.make_pruner();
+        m["pruner"] = {{"name", p->name()}, {"settings", p->settings()}};
+    }
+    if (s.eval_points > 0) m["eval_points"] = s.eval_points;
+    return m;
+}
 
 // Whether the study already holds `trials` finished trials (nothing left for a worker to do).
 bool study_done(const search::Storage& st, const StudySpec& s) {
@@ -143,6 +258,8 @@ void run_in_workers(const Lab2Options& lo, const search::Storage& st, const std:
                              "--trials", std::to_string(trials), "--ca-trials", std::to_string(ca_trials),
                              "--samplers", samplers, "--threads", std::to_string(threads), "--only-study", s.name}, ""};
         for (const auto& kv : lo.sets) j.argv.insert(j.argv.end(), {"--set", kv});
+        if (!lo.pruner.empty()) j.argv.insert(j.argv.end(), {"--pruner", lo.pruner});
+        for (const auto& kv : lo.pruner_sets) j.argv.insert(j.argv.end(), {"--pruner-set", kv});
         j.stderr_path = (fs::path(lo.out) / "logs" / (s.name + ".log")).string();  // progress bars, errors
         jobs.push_back(std::move(j));
     }
@@ -169,23 +286,25 @@ int run_lab2(const Lab2Options& lo) {
     if (lo.samplers.empty()) throw engine::Error("--samplers: give at least one sampler");
     for (const auto& s : lo.samplers) search::make_sampler(s, 0, nas_grid());  // unknown names fail here
     if (lo.jobs < 1) throw engine::Error("--jobs must be >= 1, got " + std::to_string(lo.jobs));
+    const Pruning pr{lo.pruner.empty() ? p.pruner : lo.pruner, lo.pruner_sets, p.eval_points};
+    make_pruner_from(pr.pruner, pr.sets);  // a bad name or setting fails here, before any file is written
     model::TrainConfig cfg = model::TrainConfig::from_toml(p.config, lo.sets);
     cfg.threads = lo.threads;
     // (a --jobs worker runs with fewer threads; its parent checked the settings before starting it)
     if (lo.only_study.empty())
         check_run_settings(lo.out, {{"profile", lo.profile}, {"train_config", settings_json(cfg)}});
     auto st = std::make_shared<search::Storage>((fs::path(lo.out) / "lab2.db").string());
-    const auto task1 = task1_specs(lo.samplers, seeds, trials);
+    const auto task1 = task1_specs(lo.samplers, seeds, trials, pr);
 
     if (!lo.only_study.empty()) {  // a worker of lab2 --jobs: one study, no figures
         std::vector<StudySpec> all = task1;
         for (const auto& sampler : lo.samplers)
-            for (const auto& spec : task2_specs(sampler, ca_trials, p.post_train_epochs)) all.push_back(spec);
+            for (const auto& spec : task2_specs(sampler, ca_trials, p.post_train_epochs, seeds, pr)) all.push_back(spec);
         const auto it = std::find_if(all.begin(), all.end(), [&](const StudySpec& x) { return x.name == lo.only_study; });
         if (it == all.end()) throw engine::Error("--only-study: no study named '" + lo.only_study + "' in this lab");
         NasObjective obj(cfg, it->objective(lo.out), [](const std::string& l) { std::printf("%s\n", l.c_str()); });
         run_study(st, it->name, it->sampler, static_cast<uint64_t>(it->seed), it->trials, study_meta(*it), lo.out,
-                  [&](search::Trial& t) { return obj(t); });
+                  it->make_pruner(), [&](search::Trial& t) { return obj(t); });
         return 0;
     }
     const auto t0 = std::chrono::steady_clock::now();
@@ -210,6 +329,7 @@ int run_lab2(const Lab2Options& lo) {
         run_in_workers(lo, *st, queue, seeds, trials, ca_trials);
     }
     std::map<std::string, std::vector<std::vector<double>>> curves;  // sampler -> per seed
+    std::map<std::string, std::vector<std::vector<FrozenTrial>>> timed;  // TPE with / without the pruner -> per seed
     {
         std::unique_ptr<NasObjective> nas;  // loads the data: only when a study still has trials to run
         for (const auto& spec : task1) {
@@ -217,104 +337,103 @@ int run_lab2(const Lab2Options& lo) {
                 nas = std::make_unique<NasObjective>(cfg, spec.objective(lo.out),
                                                      [](const std::string& l) { std::printf("%s\n", l.c_str()); });
             const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), trials,
-                                        study_meta(spec), lo.out, [&](search::Trial& t) { return (*nas)(t); });
+                                        study_meta(spec), lo.out, spec.make_pruner(), [&](search::Trial& t) { return (*nas)(t); });
+            if (spec.pruner == "none" && pr.pruner != "none") {  // TPE without the pruner: only the time figure
+                timed["tpe, no pruner"].push_back(done);
+                continue;
+            }
+            if (spec.sampler == "tpe" && pr.pruner != "none") timed["tpe, " + pr.pruner + " pruner"].push_back(done);
             curves[spec.sampler].push_back(best_so_far(done, trials));
         }
     }
-    // mean / min / max over seeds per trial, one column group per sampler
+    std::vector<double> trial_axis;
+    for (int64_t i = 1; i <= trials; ++i) trial_axis.push_back(static_cast<double>(i));
+    std::vector<Band> t1_bands;
+    for (const auto& s : lo.samplers) t1_bands.push_back({s, curves[s]});
     const std::string t1 = (fs::path(lo.out) / "task1_best_so_far.csv").string();
+    const auto t1_means = write_bands(t1, "trial", trial_axis, t1_bands);
     std::string best_sampler;
     double best_mean = -1;
-    {
-        std::ofstream out(t1 + ".tmp");
-        std::vector<std::string> header{"trial"};
-        for (const auto& s : lo.samplers)
-            for (const char* stat : {"_mean", "_min", "_max"}) header.push_back(s + stat);
-        util::write_csv_row(out, header);
-        for (int64_t i = 0; i < trials; ++i) {
-            std::vector<std::string> row{std::to_string(i + 1)};
-            for (const auto& s : lo.samplers) {
-                double sum = 0, lo_v = INFINITY, hi_v = -INFINITY;
-                int n = 0;
-                for (const auto& c : curves[s])
-                    if (!std::isnan(c[static_cast<size_t>(i)])) {
-                        sum += c[static_cast<size_t>(i)];
-                        lo_v = std::min(lo_v, c[static_cast<size_t>(i)]);
-                        hi_v = std::max(hi_v, c[static_cast<size_t>(i)]);
-                        ++n;
-                    }
-                const double mean = n == static_cast<int>(curves[s].size()) && n > 0 ? sum / n : NAN;
-                row.insert(row.end(), {fmt_num_or_nan(mean), fmt_num_or_nan(n ? lo_v : NAN), fmt_num_or_nan(n ? hi_v : NAN)});
-                if (i == trials - 1) {
-                    std::printf("task1 sampler=%s mean_best_at_%ld=%s (min %s, max %s over %ld seeds)\n", s.c_str(),
-                                long(trials), fmt_num_or_nan(mean).c_str(), fmt_num_or_nan(n ? lo_v : NAN).c_str(),
-                                fmt_num_or_nan(n ? hi_v : NAN).c_str(), long(seeds));
-                    if (!std::isnan(mean) && mean > best_mean) best_mean = mean, best_sampler = s;
-                }
-            }
-            util::write_csv_row(out, row);
-        }
+    for (const auto& b : t1_bands) {
+        double lo_v = INFINITY, hi_v = -INFINITY;
+        for (const auto& r : b.runs) lo_v = std::min(lo_v, r.back()), hi_v = std::max(hi_v, r.back());
+        const double mean = t1_means.at(b.name);
+        std::printf("task1 sampler=%s mean_best_at_%ld=%s (min %s, max %s over %zu seeds)\n", b.name.c_str(),
+                    long(trials), fmt_num_or_nan(mean).c_str(), fmt_num_or_nan(lo_v).c_str(),
+                    fmt_num_or_nan(hi_v).c_str(), b.runs.size());
+        if (!std::isnan(mean) && mean > best_mean) best_mean = mean, best_sampler = b.name;
     }
-    fs::rename(t1 + ".tmp", t1);
     {
         Figure f;
-        f.title = "Lab 2 Task 1: NAS samplers on IMDb (mean and min-max over " + std::to_string(seeds) + " seeds)";
+        f.title = "Lab 2 Task 1: NAS samplers on IMDb" + std::string(pr.pruner == "none" ? "" : ", " + pr.pruner + " pruner");
         f.xlabel = "trial";
         f.ylabel = "best validation accuracy so far";
-        std::vector<std::vector<double>> all;
-        for (const auto& [name, per_seed] : curves) all.insert(all.end(), per_seed.begin(), per_seed.end());
-        frame_y(f, all);
-        int col = 2, color = 1;
-        for (const auto& s : lo.samplers) {
-            const std::string c = std::to_string(color++);
-            f.curves.push_back({"", t1, "1:" + std::to_string(col + 1) + ":" + std::to_string(col + 2),
-                                "filledcurves fs transparent solid 0.15 noborder lc " + c});
-            f.curves.push_back({s + " (mean)", t1, "1:" + std::to_string(col), "linespoints lc " + c});
-            col += 3;
-        }
-        if (plot(f, (fs::path(lo.out) / "task1_samplers").string()))
-            std::printf("figure=%s/task1_samplers.png\n", lo.out.c_str());
+        plot_bands(f, t1, t1_bands, (fs::path(lo.out) / "task1_samplers").string());
     }
     std::printf("task1 best_sampler=%s\n", best_sampler.c_str());
 
+    // ---- the pruner against none: TPE's best-so-far against the time the trials cost (as if nothing were reused)
+    if (timed.size() == 2) {
+        double horizon = INFINITY;  // the time every study reached, so each seed covers the whole axis
+        for (const auto& [name, studies] : timed)
+            for (const auto& tr : studies) horizon = std::min(horizon, tr.empty() ? 0.0 : cumulative_minutes(tr).back());
+        std::vector<double> grid;
+        for (int k = 1; k <= 60; ++k) grid.push_back(horizon * k / 60.0);
+        std::vector<Band> bands;
+        for (const auto& [name, studies] : timed) {
+            Band b{name, {}};
+            for (const auto& tr : studies) b.runs.push_back(best_by_time(tr, grid));
+            bands.push_back(b);
+        }
+        const std::string csv = (fs::path(lo.out) / "task1_pruner_time.csv").string();
+        const auto means = write_bands(csv, "minutes", grid, bands);
+        for (const auto& [name, m] : means)
+            std::printf("task1 pruner-comparison %s mean_best_at_%.1f_min=%s\n", name.c_str(), horizon,
+                        fmt_num_or_nan(m).c_str());
+        Figure f;
+        f.title = "Lab 2: TPE with and without the " + pr.pruner + " pruner, best trial against time spent";
+        f.xlabel = "minutes of training (the trials' own cost, nothing reused)";
+        f.ylabel = "best validation accuracy so far";
+        plot_bands(f, csv, bands, (fs::path(lo.out) / "task1_pruner_time").string());
+    }
+
     // ---- Task 2: compression-aware NAS with the best sampler, without and with post-compression training
-    std::vector<std::pair<std::string, std::vector<double>>> t2;
-    t2.push_back({"NAS only (Task 1, " + best_sampler + ", seed 0)", curves[best_sampler].front()});
-    const auto task2 = task2_specs(best_sampler, ca_trials, p.post_train_epochs);
+    const auto task2 = task2_specs(best_sampler, ca_trials, p.post_train_epochs, seeds, pr);
     if (lo.jobs > 1) run_in_workers(lo, *st, task2, seeds, trials, ca_trials);
+    std::map<int64_t, std::vector<std::vector<double>>> t2_curves;  // post epochs -> per seed
     for (const auto& spec : task2) {
         std::unique_ptr<NasObjective> obj;
         if (!study_done(*st, spec)) obj = std::make_unique<NasObjective>(cfg, spec.objective(lo.out), nullptr);
-        const auto done = run_study(st, spec.name, spec.sampler, 0, ca_trials, study_meta(spec), lo.out,
-                                    [&](search::Trial& t) { return (*obj)(t); });
-        t2.push_back({spec.post == 0 ? "compression-aware, no training after compression"
-                                     : "compression-aware, " + std::to_string(spec.post) + " epoch after compression",
-                      best_so_far(done, ca_trials)});
+        const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), ca_trials,
+                                    study_meta(spec), lo.out, spec.make_pruner(), [&](search::Trial& t) { return (*obj)(t); });
+        t2_curves[spec.post].push_back(best_so_far(done, ca_trials));
         const auto best = Study::best_of(done, search::Direction::Maximize);
-        std::printf("task2 %s best=%s\n", spec.tag().c_str(), best ? fmt_num(*best->value).c_str() : "-");
+        std::printf("task2 %s seed=%ld best=%s\n", spec.tag().c_str(), long(spec.seed),
+                    best ? fmt_num(*best->value).c_str() : "-");
     }
-    const std::string t2csv = (fs::path(lo.out) / "task2_best_so_far.csv").string();
+    std::vector<Band> t2_bands;
     {
-        std::ofstream out(t2csv + ".tmp");
-        util::write_csv_row(out, {"trial", "nas_only", "compression_aware", "compression_aware_post_trained"});
-        const int64_t n = std::max(trials, ca_trials);
-        for (int64_t i = 0; i < n; ++i) {
-            std::vector<std::string> row{std::to_string(i + 1)};
-            for (const auto& [label, c] : t2) row.push_back(i < static_cast<int64_t>(c.size()) ? fmt_num_or_nan(c[i]) : "NaN");
-            util::write_csv_row(out, row);
-        }
+        Band nas{"NAS only (Task 1, " + best_sampler + ")", {}};
+        for (const auto& c : curves[best_sampler]) nas.runs.push_back(std::vector<double>(c.begin(), c.begin() + std::min(trials, ca_trials)));
+        t2_bands.push_back(nas);
+        t2_bands.push_back({"compression-aware, no training after compression", t2_curves[0]});
+        t2_bands.push_back({"compression-aware, " + std::to_string(p.post_train_epochs) + " epoch after compression",
+                            t2_curves[p.post_train_epochs]});
     }
-    fs::rename(t2csv + ".tmp", t2csv);
-    Figure f;
-    f.title = "Lab 2 Task 2: compression-aware NAS (Q8.4 + 50% L1 pruning), sampler " + best_sampler;
-    f.xlabel = "trial";
-    f.ylabel = "best validation accuracy so far";
-    for (size_t k = 0; k < t2.size(); ++k) f.curves.push_back({t2[k].first, t2csv, "1:" + std::to_string(k + 2)});
-    std::vector<std::vector<double>> all;
-    for (const auto& [label, c] : t2) all.push_back(c);
-    frame_y(f, all);
-    if (plot(f, (fs::path(lo.out) / "task2_compression_aware").string()))
-        std::printf("figure=%s/task2_compression_aware.png\n", lo.out.c_str());
+    std::vector<double> ca_axis;
+    for (int64_t i = 1; i <= std::min(trials, ca_trials); ++i) ca_axis.push_back(static_cast<double>(i));
+    for (auto& b : t2_bands)
+        for (auto& r : b.runs) r.resize(ca_axis.size(), NAN);
+    const std::string t2csv = (fs::path(lo.out) / "task2_best_so_far.csv").string();
+    for (const auto& [name, m] : write_bands(t2csv, "trial", ca_axis, t2_bands))
+        std::printf("task2 mean_best_at_%zu %s=%s\n", ca_axis.size(), name.c_str(), fmt_num_or_nan(m).c_str());
+    {
+        Figure f;
+        f.title = "Lab 2 Task 2: compression-aware NAS (Q8.4 + 50% L1 pruning), sampler " + best_sampler;
+        f.xlabel = "trial";
+        f.ylabel = "best validation accuracy so far";
+        plot_bands(f, t2csv, t2_bands, (fs::path(lo.out) / "task2_compression_aware").string());
+    }
     if (!lo.keep_trained) {  // several GB at the quick profile; the results (small) stay for a resumed lab
         const TrainedCache cache((fs::path(lo.out) / "trained").string());
         const double gb = static_cast<double>(cache.remove_weights()) / 1e9;

@@ -39,7 +39,7 @@ int report_pareto_front(const std::vector<FrozenTrial>& all, const std::vector<s
             std::snprintf(b, sizeof b, "%.6g", v);
             values += (values.empty() ? "" : ",") + std::string(b);
         }
-        std::printf("pareto trial=%ld values=%s params=%s\n", long(t.number), values.c_str(), t.params_json().dump().c_str());
+        std::printf("pareto trial=%ld values=%s params=%s\n", long(t.number), values.c_str(), t.shown_params().dump().c_str());
     }
     std::printf("directions=%s pareto_csv=%s\n", search::directions_name(dirs).c_str(), pareto_csv.c_str());
     std::printf("pareto_front=%zu\n", front.size());
@@ -236,7 +236,7 @@ int run_search(const SearchOptions& o) {
         std::printf("no trial completed\n");
         return 1;
     }
-    std::printf("best_trial=%ld params=%s\n", long(best->number), best->params_json().dump().c_str());
+    std::printf("best_trial=%ld params=%s\n", long(best->number), best->shown_params().dump().c_str());
     if (nas && fs::exists(best_ckpt)) std::printf("checkpoint=%s\n", best_ckpt.c_str());
     std::printf("best_value=%.6g\n", *best->value);
     return 0;

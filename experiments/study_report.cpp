@@ -38,7 +38,7 @@ std::set<std::string> param_names(const std::vector<FrozenTrial>& trials) {
 
 // a parameter's value as a CSV field (empty when the trial does not have it)
 std::string param_cell(const FrozenTrial& t, const std::string& name) {
-    const json v = t.has(name) ? t.external(name) : json();
+    const json v = t.has(name) ? t.shown(name) : json();
     return v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump();
 }
 
@@ -157,7 +157,7 @@ void TrialReporter::operator()(const Study& s, const FrozenTrial& t) {
             std::printf("[%s %ld] %s values=%s front=%zu %.1f s, %ld/%ld, ETA %s | %s%s\n", s.name().c_str(),
                         long(t.number), search::state_name(t.state), values_text(t, ",", 6).c_str(),
                         Study::pareto_front(all, s.directions()).size(), t.duration_s, long(all.size()), long(target),
-                        util::format_duration(per * static_cast<double>(left)).c_str(), params_line(t.params_json()).c_str(),
+                        util::format_duration(per * static_cast<double>(left)).c_str(), params_line(t.shown_params()).c_str(),
                         t.system_attrs.contains("reason") ? (" | " + t.system_attrs["reason"].get<std::string>()).c_str() : "");
             std::fflush(stdout);
             return;
@@ -170,7 +170,7 @@ void TrialReporter::operator()(const Study& s, const FrozenTrial& t) {
                     best ? fmt_num(*best->value).c_str() : "-",
                     best ? (" (trial " + std::to_string(best->number) + ")").c_str() : "", t.duration_s,
                     long(all.size()), long(target), util::format_duration(per * static_cast<double>(left)).c_str(),
-                    params_line(t.params_json()).c_str(),
+                    params_line(t.shown_params()).c_str(),
                     t.system_attrs.contains("reason") ? (" | " + t.system_attrs["reason"].get<std::string>()).c_str() : "");
         std::fflush(stdout);
 }

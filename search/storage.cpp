@@ -72,6 +72,18 @@ json FrozenTrial::params_json() const {
     return j;
 }
 
+json FrozenTrial::shown(const std::string& name) const {
+    if (auto it = user_attrs.find("param_values"); it != user_attrs.end() && it->is_object() && it->contains(name))
+        return (*it)[name];
+    return external(name);
+}
+
+json FrozenTrial::shown_params() const {
+    json j = json::object();
+    for (const auto& [name, v] : params) j[name] = shown(name);
+    return j;
+}
+
 namespace {
 
 std::string now_iso() {

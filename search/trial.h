@@ -45,6 +45,11 @@ struct FrozenTrial {
     bool has(const std::string& name) const { return params.count(name) != 0; }
     nlohmann::json external(const std::string& name) const;  // the value the objective saw
     nlohmann::json params_json() const;                      // {name: external value}
+    // What a parameter stands for, for people: an objective that samples an index into a list (NAS: hidden_size
+    // index 2) records the value it chose in user_attrs["param_values"] (hidden_size = 256); shown() gives that,
+    // else the external value. Tables, trial lines and best-trial reports show these.
+    nlohmann::json shown(const std::string& name) const;
+    nlohmann::json shown_params() const;  // {name: shown(name)}
 };
 
 // Is `a` strictly better than `b` in this direction?

@@ -99,6 +99,11 @@ std::unique_ptr<model::BertForSequenceClassification> NasObjective::build(search
     c.num_attention_heads = pick("num_heads", o_.heads);
     c.hidden_size = pick("hidden_size", o_.hidden);
     c.intermediate_size = pick("intermediate_size", o_.intermediate);
+    // what the indices stand for, for trial lines and tables (FrozenTrial::shown)
+    t.set_user_attr("param_values", {{"num_layers", c.num_hidden_layers},
+                                     {"num_heads", c.num_attention_heads},
+                                     {"hidden_size", c.hidden_size},
+                                     {"intermediate_size", c.intermediate_size}});
     if (c.hidden_size % c.num_attention_heads != 0)
         throw search::TrialPruned("hidden " + std::to_string(c.hidden_size) + " is not divisible by " +
                                   std::to_string(c.num_attention_heads) + " heads");
@@ -131,6 +136,7 @@ void NasObjective::replay(search::Trial& t, const json& curve, bool complete) co
         const double acc = curve[i].at(1).get<double>();
         t.report(acc, step);
         if (!(complete && i + 1 == curve.size()) && t.should_prune()) {
+            if (curve[i].size() > 2) t.set_user_attr("cost_seconds", curve[i][2]);  // what training to here took
             std::printf("  pruned at step %ld (val_accuracy %.4f), replayed from the kept curve\n", long(step), acc);
             throw search::TrialPruned("pruned at step " + std::to_string(step) + " (replayed curve), val_accuracy " +
                                       fmt_accuracy(acc));
@@ -148,7 +154,7 @@ double NasObjective::operator()(search::Trial& t) {
     }
     if (cache_) {
         if (const auto r = cache_->result(arch, tag_)) {  // this objective has seen this architecture
-            for (const auto& [k, v] : r->user_attrs.items()) t.set_user_attr(k, v);
+            for (const auto& [k, v] : r->user_attrs.items()) t.set_user_attr(k, v);  // cost_seconds included
             t.set_user_attr("reused_from", r->from);
             std::printf("  trained before (%s): value %.4f reused\n", r->from.c_str(), r->value);
             return r->value;
@@ -185,10 +191,12 @@ double NasObjective::train_and_compress(search::Trial& t, std::unique_ptr<model:
         };
         f.eval_points = o_.eval_points;
         hooks.on_eval = [&](int64_t step, int64_t total, double acc) {
-            curve.push_back({step, acc});
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            curve.push_back({step, acc, secs});
             if (t.frozen().intermediate.count(step)) return;  // replayed already, and not pruned there
             t.report(acc, step);
             if (step < total && t.should_prune()) {
+                t.set_user_attr("cost_seconds", secs);
                 keep_curve(false);
                 throw search::TrialPruned("pruned at step " + std::to_string(step) + " of " + std::to_string(total) +
                                           ", val_accuracy " + fmt_accuracy(acc));
@@ -222,7 +230,16 @@ double NasObjective::train_and_compress(search::Trial& t, std::unique_ptr<model:
         }
     }
     if (o_.test) t.set_user_attr("test_accuracy", model::evaluate(*m, test_, cfg_.eval_batch_size, pad).accuracy);
-    t.set_user_attr("train_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    t.set_user_attr("train_seconds", secs);
+    // what the trial would have cost with nothing kept from earlier trials: a compression-aware trial that
+    // loaded kept weights adds the training they took (the kept curve's last time)
+    double cost = secs;
+    if (cache_ && o_.eval_points > 0 && t.frozen().user_attrs.contains("trained_weights"))
+        if (const auto c = cache_->result(arch, curve_tag()); c && !c->user_attrs.at("val_curve").empty() &&
+                                                              c->user_attrs["val_curve"].back().size() > 2)
+            cost += c->user_attrs["val_curve"].back()[2].get<double>();
+    t.set_user_attr("cost_seconds", cost);
     return value;
 }
 

@@ -47,6 +47,9 @@ struct NasOptions {
     // (complete or up to where it was pruned) and replayed to the pruner by later trials of that
     // architecture, which then train only if the replay does not prune them.
     int64_t eval_points = 0;
+    // Every trial records user attribute cost_seconds: what it would have taken with nothing reused (a reused
+    // result: its original training; pruned from a kept curve: the training up to that check). Lab 2's
+    // time axes add these up.
     // Names the objective and its settings (in the cache and in lab2's study meta): "nas-model",
     // "compression-aware-post1"; other compression configs or lr than the defaults add a hash of them.
     std::string tag() const;

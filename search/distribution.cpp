@@ -11,6 +11,9 @@ Distribution Distribution::int_range(int64_t low, int64_t high, int64_t step, bo
     Distribution d;
     d.kind = Kind::Int;
     d.low = static_cast<double>(low);
+    // Optuna's IntDistribution (_adjust_int_uniform_high): a range that is not a whole number of steps ends at
+    // the last step inside it (low 0, high 10, step 3 is [0, 9]), so no sampler can draw an off-grid high.
+    if (step >= 1 && high > low && (high - low) % step != 0) high = low + (high - low) / step * step;
     d.high = static_cast<double>(high);
     d.step = static_cast<double>(step);
     d.log = log;

@@ -514,7 +514,15 @@ std::vector<double> tpe_pick(const Split& s, const std::vector<std::string>& nam
     const auto below_obs = observations(s.below, s.below_weights, below_w);
     const auto above_obs = observations(s.above, {}, above_w);
     const ParzenEstimator l(below_obs, dists, o, below_w), g(above_obs, dists, o);
-    const auto candidates = l.sample(rng, o.n_ei_candidates);
+    auto candidates = l.sample(rng, o.n_ei_candidates);
+    // Every int candidate is put on its grid before l and g score it, as Optuna 4.6's
+    // _ParzenEstimator._untransform does (low + round((x - low) / step) * step, clipped): a log int is drawn on the
+    // continuous log scale, and it is the rounded value, the one the trial gets, that must win log l - log g.
+    for (auto& x : candidates)
+        for (size_t p = 0; p < dists.size(); ++p)
+            if (dists[p].kind == Distribution::Kind::Int)
+                x[p] = std::clamp(dists[p].low + std::nearbyint((x[p] - dists[p].low) / dists[p].step) * dists[p].step,
+                                  dists[p].low, dists[p].high);
     size_t best = 0;
     double best_score = -kInf;
     for (size_t i = 0; i < candidates.size(); ++i) {
@@ -524,10 +532,7 @@ std::vector<double> tpe_pick(const Split& s, const std::vector<std::string>& nam
             best_score = score;
         }
     }
-    std::vector<double> x = candidates[best];
-    for (size_t p = 0; p < dists.size(); ++p)
-        if (dists[p].kind == Distribution::Kind::Int) x[p] = std::clamp(std::round(x[p]), dists[p].low, dists[p].high);
-    return x;
+    return candidates[best];
 }
 
 }  // namespace

@@ -46,6 +46,10 @@ TEST_CASE("distributions: validation, internal form, compatibility", "[search]")
     REQUIRE(i.contains(4.0));
     REQUIRE_FALSE(i.contains(5.0));
     REQUIRE(Distribution::from_json(i.to_json()).describe() == i.describe());
+    // Optuna's IntDistribution: a range that is not a whole number of steps ends at the last step inside it
+    REQUIRE(Distribution::int_range(0, 10, 3).high == 9.0);
+    REQUIRE(Distribution::int_range(64, 1000, 64).describe() == "int[64, 960] step 64");
+    REQUIRE(Distribution::int_range(1, 7, 2).high == 7.0);
     // Optuna's rule: the range may change, the kind / log flag / choices may not
     REQUIRE_NOTHROW(check_compatible("n", Distribution::int_range(0, 4), Distribution::int_range(0, 8)));
     REQUIRE_THROWS_WITH(check_compatible("n", Distribution::int_range(0, 4), Distribution::float_range(0, 4)),
@@ -248,6 +252,23 @@ TEST_CASE("TPE: first 10 trials random, then beats random search on a smooth pro
     REQUIRE(mv_sum < 0.5 * rnd_sum);
     // reproducible
     REQUIRE(best_after(std::make_shared<TpeSampler>(3), 30, f) == best_after(std::make_shared<TpeSampler>(3), 30, f));
+}
+
+TEST_CASE("TPE: ints stay on their grid, stepped and log-scaled, start-up and model draws alike", "[search]") {
+    Study s(memory(), "g", Direction::Minimize, std::make_shared<TpeSampler>(4));
+    OptimizeOptions o;
+    o.n_trials = 60;
+    o.catch_errors = false;
+    std::set<int64_t> stepped;
+    s.optimize([&](Trial& t) {
+        const int64_t k = t.suggest_int("k", 0, 10, 3), b = t.suggest_int("b", 8, 512, 1, true);
+        REQUIRE(b >= 8);
+        REQUIRE(b <= 512);
+        stepped.insert(k);
+        return std::abs(static_cast<double>(k) - 9.5) + std::abs(std::log2(static_cast<double>(b)) - 6);
+    }, o);
+    for (int64_t k : stepped) REQUIRE(k % 3 == 0);  // 10 (off the grid, the old high) never comes up
+    REQUIRE(stepped.count(9));
 }
 
 TEST_CASE("TPE: categorical and dynamic parameters; prefers the good choice", "[search]") {

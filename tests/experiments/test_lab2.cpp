@@ -47,8 +47,13 @@ TEST_CASE("lab2: pruned studies, TPE with and without the pruner, bands over see
     experiments::Lab2Options o;
     o.out = dir.file("lab2");
     o.seeds = 2;
+#ifdef NDEBUG
     o.trials = 3;
     o.ca_trials = 2;
+#else  // ASan debug build: the same path, fewer trials (large architectures dominate the time)
+    o.trials = 2;
+    o.ca_trials = 1;
+#endif
     o.samplers = {"tpe"};
     o.pruner = "median";
     o.pruner_sets = {"n_startup_trials=1"};
@@ -56,23 +61,24 @@ TEST_CASE("lab2: pruned studies, TPE with and without the pruner, bands over see
     o.sets = {"data.root=\"" + dir.file("") + "\"", "data.vocab=\"" + dir.file("vocab.txt") + "\"",
               "data.cache_dir=\"" + dir.file("cache") + "\"", "data.max_len=16", "data.val_fraction=0.25",
               "data.train_limit=0", "data.test_limit=40", "model.vocab_size=16", "model.max_position_embeddings=32",
-              "train.batch_size=16", "train.matmul_precision=\"f32\""};
+              "train.batch_size=64", "train.matmul_precision=\"f32\""};
     InDir in(QBERT_SOURCE_ROOT);
     REQUIRE(experiments::run_lab2(o) == 0);
     const auto t1 = read_csv(o.out + "/task1_best_so_far.csv");
-    REQUIRE(t1.size() == 4);  // header + 3 trials
+    const size_t n = static_cast<size_t>(o.trials);
+    REQUIRE(t1.size() == n + 1);  // header + one row per trial
     REQUIRE(t1[0] == std::vector<std::string>{"trial", "tpe_mean", "tpe_min", "tpe_max", "tpe_seeds"});
-    REQUIRE(t1[3][4] == "2");
-    REQUIRE(std::stod(t1[3][2]) <= std::stod(t1[3][1]));
-    REQUIRE(std::stod(t1[3][1]) <= std::stod(t1[3][3]));
+    REQUIRE(t1[n][4] == "2");
+    REQUIRE(std::stod(t1[n][2]) <= std::stod(t1[n][1]));
+    REQUIRE(std::stod(t1[n][1]) <= std::stod(t1[n][3]));
     const auto time = read_csv(o.out + "/task1_pruner_time.csv");
     REQUIRE(time.size() == 61);
     REQUIRE_THAT(time[0][1], Contains("median pruner_mean"));
     REQUIRE_THAT(time[0][5], Contains("no pruner_mean"));
     const auto t2 = read_csv(o.out + "/task2_best_so_far.csv");
-    REQUIRE(t2.size() == 3);
+    REQUIRE(t2.size() == static_cast<size_t>(o.ca_trials) + 1);
     REQUIRE(t2[0].size() == 1 + 3 * 4);  // NAS only, without and with post-training, each mean/min/max/seeds
-    for (size_t c = 4; c < t2[0].size(); c += 4) REQUIRE(t2[2][c] == "2");
+    for (size_t c = 4; c < t2[0].size(); c += 4) REQUIRE(t2.back()[c] == "2");
     // the trial tables show what the indices stand for
     const auto trials = read_csv(o.out + "/task1-tpe-seed0.csv");
     const auto col = std::find(trials[0].begin(), trials[0].end(), "hidden_size") - trials[0].begin();

@@ -111,9 +111,11 @@ bool Trial::should_prune() {
     if (study_->multi_objective())
         throw Error("trial " + std::to_string(t_.number) + ": should_prune() is for single-objective studies (as Optuna)");
     if (!study_->pruner_) return false;
-    const FrozenTrial fresh = study_->storage_->trial(t_.id);  // with what other processes may have written
+    // one read of the study: this trial as stored (with what other processes may have written) among the rest
     const std::vector<FrozenTrial> all = study_->storage_->trials(study_->rec_.id);
-    return study_->pruner_->prune(*study_, all, fresh);
+    const auto me = std::find_if(all.begin(), all.end(), [&](const FrozenTrial& t) { return t.id == t_.id; });
+    if (me == all.end()) throw Error("trial " + std::to_string(t_.number) + " is not in study '" + study_->name() + "'");
+    return study_->pruner_->prune(*study_, all, *me);
 }
 
 void Trial::set_user_attr(const std::string& key, const json& value) {
@@ -219,11 +221,10 @@ FrozenTrial Study::tell(Trial& trial, TrialState state, std::optional<double> va
                     " objectives; a COMPLETE trial needs one value per objective");
     std::vector<double> values;
     if (state == TrialState::Complete) values = {*value};
-    if (state == TrialState::Pruned && !multi_objective()) {  // Optuna: the last intermediate value, if finite
-        const FrozenTrial now = storage_->trial(trial.id());
-        if (!now.intermediate.empty() && std::isfinite(now.intermediate.rbegin()->second))
-            values = {now.intermediate.rbegin()->second};
-    }
+    const auto& reported = trial.frozen().intermediate;  // every report() went through this handle
+    if (state == TrialState::Pruned && !multi_objective() && !reported.empty() &&
+        std::isfinite(reported.rbegin()->second))  // Optuna: the last intermediate value, if finite
+        values = {reported.rbegin()->second};
     return finish(trial, state, values, reason);
 }
 

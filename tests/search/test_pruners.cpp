@@ -146,7 +146,7 @@ TEST_CASE("pruner names and settings are checked", "[search][pruners]") {
 TEST_CASE("crc32 is zlib's", "[search][pruners]") {
     CHECK(crc32("") == 0u);
     CHECK(crc32("123456789") == 0xCBF43926u);  // the CRC-32 check value
-    CHECK(crc32("golden-12-hyperband_7") == crc32(std::string("golden-12-hyperband_") + "7"));
+    CHECK(crc32("The quick brown fox jumps over the lazy dog") == 0x414FA339u);  // zlib.crc32 of the pangram
 }
 
 TEST_CASE("with Hyperband the sampler sees the trial's bracket only", "[search][pruners]") {

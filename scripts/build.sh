@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configures (once) and builds the two trees:
 #   build/release     optimized, -march=native: apps, benchmarks, the main test run
-#   build/debug-asan  debug + AddressSanitizer + UBSan, fresh buffers NaN-filled: the sanitized test run
+#   build/debug-asan  debug + AddressSanitizer + UBSan, fresh buffers NaN-filled: the sanitized test run (no
+#                     benchmark binaries: they run in release only)
 # Usage: scripts/build.sh [release|debug-asan|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,6 @@ if [ "$which" = release ] || [ "$which" = all ]; then
   ninja -C build/release
 fi
 if [ "$which" = debug-asan ] || [ "$which" = all ]; then
-  configure build/debug-asan -Dbuildtype=debug -Db_sanitize=address,undefined
+  configure build/debug-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Dbenchmarks=false
   ninja -C build/debug-asan
 fi

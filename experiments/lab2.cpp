@@ -42,14 +42,39 @@ struct Profile {
     int64_t eval_points;  // validation checks per trial's training, reported to the pruner
     std::string pruner;   // Task 1 and Task 2 studies; Task 1's TPE also runs without it, for the comparison
     std::vector<std::string> pruner_sets;  // the pruner's settings (--pruner / --pruner-set replace them)
+    NasOptions sizes;     // the choices of the four sizes (layers, heads, hidden, intermediate)
 };
 
 Profile profile(const std::string& name) {
+    if (name == "quick") {
+        // Tutorial 5's space scaled down to models that train in 5-60 s here (docs/results.md "Lab 2, quick
+        // profile"): 24 architectures, so the trials of every sampler and seed share at most 24 trainings (and 24
+        // post-compression trainings); 20 trials per study, TPE's first 10 random as Optuna's
+        NasOptions q;
+        q.layers = {1, 2};
+        q.heads = {2, 4};
+        q.hidden = {64, 128};
+        q.intermediate = {256, 512, 1024};
+        return {"configs/nas-quick.toml", 5, 20, 10, 1, 4, "median", {"n_startup_trials=2"}, q};
+    }
     // median pruner after 2 completed trials (Optuna's default 5 would train 5 architectures per study in full,
     // the largest ~20 minutes each here)
-    if (name == "quick") return {"configs/nas-quick.toml", 3, 20, 14, 1, 4, "median", {"n_startup_trials=2"}};
-    if (name == "full") return {"configs/nas-full.toml", 3, 20, 20, 1, 8, "median", {"n_startup_trials=2"}};
+    if (name == "full") return {"configs/nas-full.toml", 3, 20, 20, 1, 8, "median", {"n_startup_trials=2"}, {}};
     throw engine::Error("--profile must be quick or full, got '" + name + "'");
+}
+
+// "layers=1,2 heads=2,4 ..." for lines and meta
+std::string describe_sizes(const NasOptions& o) {
+    std::string out;
+    const auto list = [](const std::vector<int64_t>& v) {
+        std::string s;
+        for (auto x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+        return s;
+    };
+    for (const auto& [n, v] : {std::pair{"layers", &o.layers}, {"heads", &o.heads}, {"hidden", &o.hidden},
+                               {"intermediate", &o.intermediate}})
+        out += (out.empty() ? "" : " ") + std::string(n) + "=" + list(*v);
+    return out;
 }
 
 // Per study, the cost of its trials in trial order as if nothing had been reused (user attribute cost_seconds;
@@ -145,10 +170,12 @@ std::vector<double> best_so_far(const std::vector<FrozenTrial>& trials, int64_t 
 
 // Runs (or resumes) one study of the lab until it holds `trials` trials.
 std::vector<FrozenTrial> run_study(const std::shared_ptr<search::Storage>& st, const std::string& name,
-                                   const std::string& sampler, uint64_t seed, int64_t trials, const json& meta,
+                                   const std::string& sampler, uint64_t seed, const search::GridSampler::Space& grid,
+                                   int64_t trials, const json& meta,
                                    const std::string& out, const std::shared_ptr<search::Pruner>& pruner,
-                                   const std::function<double(search::Trial&)>& objective) {
-    Study study(st, name, search::Direction::Maximize, search::make_sampler(sampler, seed, nas_grid()),
+                                   const std::function<double(search::Trial&)>& objective,
+                                   double budget_minutes = 0, int64_t max_trials = 0) {
+    Study study(st, name, search::Direction::Maximize, search::make_sampler(sampler, seed, grid),
                 search::OpenMode::CreateOrLoad, meta);
     study.set_pruner(pruner);
     check_study_meta(study, meta);
@@ -162,10 +189,26 @@ std::vector<FrozenTrial> run_study(const std::shared_ptr<search::Storage>& st, c
     TrialReporter report{trials};
     search::OptimizeOptions o;
     o.study_trials = trials;
-    study.optimize(objective, o, [&](const Study& s, const FrozenTrial& t) {
+    const auto on_trial = [&](const Study& s, const FrozenTrial& t) {
         report(s, t);
         write_trials_csv(csv, s.trials(), s.direction());
-    });
+    };
+    study.optimize(objective, o, on_trial);
+    // past `trials`: one trial at a time while what the trials cost (as if nothing were reused) is below the
+    // budget, up to max_trials (the pruner's comparison at equal time; resumable like the rest)
+    if (budget_minutes > 0) {
+        const auto spent = [&] {
+            const auto m = cumulative_minutes(study.trials());
+            return m.empty() ? 0.0 : m.back();
+        };
+        if (spent() < budget_minutes && static_cast<int64_t>(study.trials().size()) < max_trials)
+            std::printf("%s: more trials until they cost %.1f minutes, as the study without the pruner did\n",
+                        name.c_str(), budget_minutes);
+        while (spent() < budget_minutes && static_cast<int64_t>(study.trials().size()) < max_trials) {
+            o.study_trials = static_cast<int64_t>(study.trials().size()) + 1;
+            study.optimize(objective, o, on_trial);
+        }
+    }
     write_trials_csv(csv, study.trials(), study.direction());
     return study.trials();
 }
@@ -177,12 +220,13 @@ struct StudySpec {
     std::string pruner = "none";
     std::vector<std::string> pruner_sets;
     int64_t eval_points = 0;
+    NasOptions sizes;  // the space's four lists
     std::string tag() const { return objective("").tag(); }
     std::shared_ptr<search::Pruner> make_pruner() const { return make_pruner_from(pruner, pruner_sets); }
     // the objective's options: the model-level space, compressed and post-trained in Task 2; the trained models
     // and results shared through DIR/trained (Task 2's first trials are Task 1's architectures, trained the same way)
     NasOptions objective(const std::string& out) const {
-        NasOptions o;
+        NasOptions o = sizes;
         o.space = "model";
         o.trained_dir = (fs::path(out) / "trained").string();
         o.compress = post >= 0;
@@ -192,11 +236,12 @@ struct StudySpec {
     }
 };
 
-// What every study of the lab shares: the pruner and the validation checks.
+// What every study of the lab shares: the pruner, the validation checks and the space.
 struct Pruning {
     std::string pruner = "none";
     std::vector<std::string> sets;
     int64_t eval_points = 0;
+    NasOptions sizes;
 };
 
 // Task 1: each sampler with each seed, pruned; with a pruner, also TPE without it ("tpe-nopruner") for the
@@ -207,11 +252,11 @@ std::vector<StudySpec> task1_specs(const std::vector<std::string>& samplers, int
     for (int64_t seed = 0; seed < seeds; ++seed)
         for (const auto& sampler : samplers)
             out.push_back({"task1-" + sampler + "-seed" + std::to_string(seed), sampler, seed, trials, -1, pr.pruner,
-                           pr.sets, pr.eval_points});
+                           pr.sets, pr.eval_points, pr.sizes});
     if (pr.pruner != "none" && std::find(samplers.begin(), samplers.end(), "tpe") != samplers.end())
         for (int64_t seed = 0; seed < seeds; ++seed)
             out.push_back({"task1-tpe-nopruner-seed" + std::to_string(seed), "tpe", seed, trials, -1, "none", {},
-                           pr.eval_points});
+                           pr.eval_points, pr.sizes});
     return out;
 }
 
@@ -223,7 +268,7 @@ std::vector<StudySpec> task2_specs(const std::string& sampler, int64_t trials, i
         for (const int64_t post : {int64_t{0}, post_epochs})
             out.push_back({"task2-compression-aware-post" + std::to_string(post) + "-" + sampler +
                                (seed == 0 ? "" : "-seed" + std::to_string(seed)),  // seed 0: the name it always had
-                           sampler, seed, trials, post, pr.pruner, pr.sets, pr.eval_points});
+                           sampler, seed, trials, post, pr.pruner, pr.sets, pr.eval_points, pr.sizes});
     return out;
 }
 
@@ -234,6 +279,7 @@ json study_meta(const StudySpec& s) {
         m["pruner"] = {{"name", p->name()}, {"settings", p->settings()}};
     }
     if (s.eval_points > 0) m["eval_points"] = s.eval_points;
+    if (describe_sizes(s.sizes) != describe_sizes(NasOptions{})) m["space"] = describe_sizes(s.sizes);  // not Tutorial 5's
     return m;
 }
 
@@ -287,10 +333,10 @@ int run_lab2(const Lab2Options& lo) {
     const int64_t trials = lo.trials > 0 ? lo.trials : p.trials;
     const int64_t ca_trials = lo.ca_trials > 0 ? lo.ca_trials : p.ca_trials;
     if (lo.samplers.empty()) throw engine::Error("--samplers: give at least one sampler");
-    for (const auto& s : lo.samplers) search::make_sampler(s, 0, nas_grid());  // unknown names fail here
+    for (const auto& s : lo.samplers) search::make_sampler(s, 0, nas_grid(p.sizes));  // unknown names fail here
     if (lo.jobs < 1) throw engine::Error("--jobs must be >= 1, got " + std::to_string(lo.jobs));
     const Pruning pr{lo.pruner.empty() ? p.pruner : lo.pruner,
-                     lo.pruner.empty() && lo.pruner_sets.empty() ? p.pruner_sets : lo.pruner_sets, p.eval_points};
+                     lo.pruner.empty() && lo.pruner_sets.empty() ? p.pruner_sets : lo.pruner_sets, p.eval_points, p.sizes};
     make_pruner_from(pr.pruner, pr.sets);  // a bad name or setting fails here, before any file is written
     model::TrainConfig cfg = model::TrainConfig::from_toml(p.config, lo.sets);
     cfg.threads = lo.threads;
@@ -307,7 +353,7 @@ int run_lab2(const Lab2Options& lo) {
         const auto it = std::find_if(all.begin(), all.end(), [&](const StudySpec& x) { return x.name == lo.only_study; });
         if (it == all.end()) throw engine::Error("--only-study: no study named '" + lo.only_study + "' in this lab");
         NasObjective obj(cfg, it->objective(lo.out), [](const std::string& l) { std::printf("%s\n", l.c_str()); });
-        run_study(st, it->name, it->sampler, static_cast<uint64_t>(it->seed), it->trials, study_meta(*it), lo.out,
+        run_study(st, it->name, it->sampler, static_cast<uint64_t>(it->seed), nas_grid(it->sizes), it->trials, study_meta(*it), lo.out,
                   it->make_pruner(), [&](search::Trial& t) { return obj(t); });
         return 0;
     }
@@ -318,6 +364,8 @@ int run_lab2(const Lab2Options& lo) {
                     for (const auto& x : lo.samplers) s += (s.empty() ? "" : ",") + x;
                     return s;
                 }().c_str(), long(ca_trials));
+    std::printf("space: %s (%zu architectures)\n", describe_sizes(p.sizes).c_str(),
+                p.sizes.layers.size() * p.sizes.heads.size() * p.sizes.hidden.size() * p.sizes.intermediate.size());
     std::printf("config: %s\n", cfg.to_json().c_str());
     std::fflush(stdout);
 
@@ -336,19 +384,38 @@ int run_lab2(const Lab2Options& lo) {
     std::map<std::string, std::vector<std::vector<FrozenTrial>>> timed;  // TPE with / without the pruner -> per seed
     {
         std::unique_ptr<NasObjective> nas;  // loads the data: only when a study still has trials to run
+        const auto objective = [&](const StudySpec& spec) {
+            return [&](search::Trial& t) {
+                if (!nas)
+                    nas = std::make_unique<NasObjective>(cfg, spec.objective(lo.out),
+                                                         [](const std::string& l) { std::printf("%s\n", l.c_str()); });
+                return (*nas)(t);
+            };
+        };
+        const std::string pruned_tpe = "tpe, " + pr.pruner + " pruner";
         for (const auto& spec : task1) {
-            if (!nas && !study_done(*st, spec))
-                nas = std::make_unique<NasObjective>(cfg, spec.objective(lo.out),
-                                                     [](const std::string& l) { std::printf("%s\n", l.c_str()); });
-            const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), trials,
-                                        study_meta(spec), lo.out, spec.make_pruner(), [&](search::Trial& t) { return (*nas)(t); });
+            const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), nas_grid(spec.sizes), trials,
+                                        study_meta(spec), lo.out, spec.make_pruner(), objective(spec));
             if (spec.pruner == "none" && pr.pruner != "none") {  // TPE without the pruner: only the time figure
                 timed["tpe, no pruner"].push_back(done);
                 continue;
             }
-            if (spec.sampler == "tpe" && pr.pruner != "none") timed["tpe, " + pr.pruner + " pruner"].push_back(done);
+            if (spec.sampler == "tpe" && pr.pruner != "none") timed[pruned_tpe].push_back(done);
             curves[spec.sampler].push_back(best_so_far(done, trials));
         }
+        // the comparison at equal time: TPE with the pruner goes on (past `trials`; the sampler figure shows only
+        // the first `trials`) until its trials cost what the same seed's TPE without the pruner cost
+        if (timed.size() == 2)
+            for (size_t k = 0; k < timed[pruned_tpe].size(); ++k) {
+                const auto& without = timed["tpe, no pruner"][k];
+                const double budget = without.empty() ? 0.0 : cumulative_minutes(without).back();
+                const auto spec = *std::find_if(task1.begin(), task1.end(), [&](const StudySpec& x) {
+                    return x.sampler == "tpe" && x.pruner != "none" && x.seed == static_cast<int64_t>(k);
+                });
+                timed[pruned_tpe][k] = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed),
+                                                 nas_grid(spec.sizes), trials, study_meta(spec), lo.out,
+                                                 spec.make_pruner(), objective(spec), budget, 5 * trials);
+            }
     }
     std::vector<double> trial_axis;
     for (int64_t i = 1; i <= trials; ++i) trial_axis.push_back(static_cast<double>(i));
@@ -408,7 +475,7 @@ int run_lab2(const Lab2Options& lo) {
     for (const auto& spec : task2) {
         std::unique_ptr<NasObjective> obj;
         if (!study_done(*st, spec)) obj = std::make_unique<NasObjective>(cfg, spec.objective(lo.out), nullptr);
-        const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), ca_trials,
+        const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), nas_grid(spec.sizes), ca_trials,
                                     study_meta(spec), lo.out, spec.make_pruner(), [&](search::Trial& t) { return (*obj)(t); });
         t2_curves[spec.post].push_back(best_so_far(done, ca_trials));
         const auto best = Study::best_of(done, search::Direction::Maximize);

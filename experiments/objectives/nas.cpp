@@ -66,16 +66,16 @@ std::string NasOptions::tag() const {
     return t;
 }
 
-search::GridSampler::Space nas_grid() {
+search::GridSampler::Space nas_grid(const NasOptions& o) {
     const auto idx = [](size_t n) {
         std::vector<json> v;
         for (size_t i = 0; i < n; ++i) v.push_back(static_cast<int64_t>(i));
         return v;
     };
-    return {{"num_layers", idx(NasSpace::layers.size())},
-            {"num_heads", idx(NasSpace::heads.size())},
-            {"hidden_size", idx(NasSpace::hidden.size())},
-            {"intermediate_size", idx(NasSpace::intermediate.size())}};
+    return {{"num_layers", idx(o.layers.size())},
+            {"num_heads", idx(o.heads.size())},
+            {"hidden_size", idx(o.hidden.size())},
+            {"intermediate_size", idx(o.intermediate.size())}};
 }
 
 json NasObjective::suggest_sizes(search::Trial& t) const {

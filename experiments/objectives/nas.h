@@ -55,8 +55,8 @@ struct NasOptions {
     std::string tag() const;
 };
 
-// The grid over the model-level NAS space: every index of the four lists.
-search::GridSampler::Space nas_grid();
+// The grid over the model-level NAS space: every index of o's four lists (Tutorial 5's by default).
+search::GridSampler::Space nas_grid(const NasOptions& o = {});
 
 class NasObjective {
 public:

@@ -2,7 +2,9 @@
 # Configures (once) and builds the two trees:
 #   build/release     optimized, -march=native: apps, benchmarks, the main test run
 #   build/debug-asan  debug + AddressSanitizer + UBSan, fresh buffers NaN-filled: the sanitized test run (no
-#                     benchmark binaries: they run in release only)
+#                     benchmark binaries: they run in release only; a unity build, 4 sources per compiler run:
+#                     ~5.5 minutes instead of ~10 from scratch here, which keeps CI within its 20 minutes;
+#                     line numbers in gdb and sanitizer reports still name the original files)
 # Usage: scripts/build.sh [release|debug-asan|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,6 @@ if [ "$which" = release ] || [ "$which" = all ]; then
   ninja -C build/release
 fi
 if [ "$which" = debug-asan ] || [ "$which" = all ]; then
-  configure build/debug-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Dbenchmarks=false
+  configure build/debug-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Dbenchmarks=false -Dunity=on
   ninja -C build/debug-asan
 fi

@@ -21,18 +21,18 @@ using qbert::test::TempDir;
 
 namespace {
 
-struct Run {
+struct CliRun {
     int status = 0;
     std::string out;
 };
 
-Run run_qbert(const std::vector<std::string>& args) {
+CliRun run_qbert(const std::vector<std::string>& args) {
     qbert::util::SpawnOptions o;
     o.argv = {QBERT_EXE};
     o.argv.insert(o.argv.end(), args.begin(), args.end());
     o.stderr_to = qbert::util::SpawnOptions::Stderr::Merge;
     auto c = qbert::util::Child::spawn(o);
-    Run r;
+    CliRun r;
     while (c.read(-1, [&](const std::string& l) { r.out += l + "\n"; })) {}
     r.status = c.wait();
     return r;
@@ -83,7 +83,7 @@ struct Setup {
 
 TEST_CASE("qbert search --pruner median: exec reports, pruned commands stopped, values kept", "[experiments][cli][pruners]") {
     Setup s;
-    const Run r = run_qbert(s.args(16));
+    const CliRun r = run_qbert(s.args(16));
     INFO(r.out);
     REQUIRE(r.status == 0);
     const auto rows = read_trials(s.out + "/trials.csv");
@@ -132,7 +132,7 @@ TEST_CASE("qbert search: pruned trials survive kill -9 and --resume", "[experime
     int pruned = 0;
     for (const auto& row : before) pruned += row.at("state") == "pruned";
     REQUIRE(pruned >= 2);
-    const Run r = run_qbert(s.args(20, true));
+    const CliRun r = run_qbert(s.args(20, true));
     INFO(r.out);
     REQUIRE(r.status == 0);
     REQUIRE_THAT(r.out, Contains("trial 12 was running in a process that is gone: marked failed"));
@@ -150,7 +150,7 @@ TEST_CASE("qbert search: a bad pruner name or setting is a clear error", "[exper
     Setup s;
     auto a = s.args(4);
     a[a.size() - 3] = "medain";
-    Run r = run_qbert(a);
+    CliRun r = run_qbert(a);
     REQUIRE(r.status != 0);
     REQUIRE_THAT(r.out, Contains("unknown pruner 'medain'") && Contains("successive-halving"));
     a = s.args(4);

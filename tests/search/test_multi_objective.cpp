@@ -25,7 +25,7 @@ using json = nlohmann::json;
 
 namespace {
 
-std::shared_ptr<Storage> memory() { return std::make_shared<Storage>(":memory:"); }
+std::shared_ptr<Storage> mo_memory() { return std::make_shared<Storage>(":memory:"); }
 
 // The definition, written out: i dominated iff some j is no worse everywhere and better somewhere.
 std::set<int64_t> brute_force_front(const std::vector<FrozenTrial>& trials, const std::vector<Direction>& dirs) {
@@ -112,7 +112,7 @@ double study_hv(const Study& s, const Point& ref_values) {
 
 double hv_after(const std::shared_ptr<Sampler>& sampler, int n_trials, const std::vector<Direction>& dirs,
                 const Study::MultiObjective& f, const Point& ref) {
-    Study s(memory(), "mo", dirs, sampler);
+    Study s(mo_memory(), "mo", dirs, sampler);
     OptimizeOptions o;
     o.n_trials = n_trials;
     o.catch_errors = false;
@@ -161,7 +161,7 @@ TEST_CASE("multi-objective: best_trials is exactly the brute-force Pareto front 
         {Direction::Minimize}};
     for (uint64_t seed = 0; seed < 6; ++seed)
         for (const auto& dirs : cases) {
-            Study s(memory(), "p", dirs, std::make_shared<RandomSampler>(seed));
+            Study s(mo_memory(), "p", dirs, std::make_shared<RandomSampler>(seed));
             SamplerRng rng(seed * 31 + dirs.size());
             for (int i = 0; i < 40; ++i) {
                 Trial t = s.ask();
@@ -191,7 +191,7 @@ TEST_CASE("multi-objective: best_trials is exactly the brute-force Pareto front 
 }
 
 TEST_CASE("multi-objective: tell checks values as Optuna; best_trial/direction/report refuse; single objective unchanged", "[search][mo]") {
-    Study s(memory(), "t", {Direction::Maximize, Direction::Minimize}, std::make_shared<RandomSampler>(1));
+    Study s(mo_memory(), "t", {Direction::Maximize, Direction::Minimize}, std::make_shared<RandomSampler>(1));
     REQUIRE(s.multi_objective());
     REQUIRE(s.directions() == std::vector<Direction>{Direction::Maximize, Direction::Minimize});
     Trial a = s.ask();
@@ -218,7 +218,7 @@ TEST_CASE("multi-objective: tell checks values as Optuna; best_trial/direction/r
     REQUIRE_THROWS_WITH(s.direction(), Contains("2 objectives"));
     REQUIRE(s.best_trials().size() == 1);
     // single objective: values = {value}; best_trials = every trial with the best value
-    Study one(memory(), "one", Direction::Minimize, std::make_shared<RandomSampler>(1));
+    Study one(mo_memory(), "one", Direction::Minimize, std::make_shared<RandomSampler>(1));
     for (double v : {3.0, 1.0, 2.0, 1.0}) {
         Trial t = one.ask();
         one.tell(t, std::vector<double>{v});  // a vector of one value is the same as the value
@@ -298,8 +298,8 @@ TEST_CASE("NSGA-II: generations in system attrs, first generation random, childr
     o.mutation_prob = 0.0;    // children are pure crossovers / copies of the parents
     o.crossover_prob = 1.0;
     const std::vector<Direction> dirs{Direction::Minimize, Direction::Minimize};
-    Study s(memory(), "g", dirs, std::make_shared<NsgaIISampler>(4, o));
-    Study r(memory(), "r", dirs, std::make_shared<RandomSampler>(4));
+    Study s(mo_memory(), "g", dirs, std::make_shared<NsgaIISampler>(4, o));
+    Study r(mo_memory(), "r", dirs, std::make_shared<RandomSampler>(4));
     OptimizeOptions opt;
     opt.n_trials = 30;
     opt.catch_errors = false;
@@ -391,8 +391,8 @@ TEST_CASE("MOTPE: below by rank then HSSP, hypervolume-contribution weights; sta
     REQUIRE(TpeSampler::below_weights({ptrs[1]}, minmin) == std::vector<double>{1.0});
 
     // the first 10 trials are RandomSampler's draws with the same seed, as in single-objective TPE
-    Study tpe(memory(), "t", minmin, std::make_shared<TpeSampler>(9));
-    Study rnd(memory(), "r", minmin, std::make_shared<RandomSampler>(9));
+    Study tpe(mo_memory(), "t", minmin, std::make_shared<TpeSampler>(9));
+    Study rnd(mo_memory(), "r", minmin, std::make_shared<RandomSampler>(9));
     for (int i = 0; i < 10; ++i) {
         Trial a = tpe.ask(), b = rnd.ask();
         REQUIRE(a.suggest_float("x", -5, 5) == b.suggest_float("x", -5, 5));

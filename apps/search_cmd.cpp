@@ -65,7 +65,8 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
     Lab2Options& l = c.l;
     c.lab2 = app.add_subcommand("lab2", "Lab 2: samplers compared over seeds, then compression-aware NAS (resumable)");
     c.lab2->add_option("--out", l.out, "directory: lab2.db, CSVs, figures")->capture_default_str();
-    c.lab2->add_option("--profile", l.profile, "quick (<= 30 min, data subsets) | full (the lab's protocol)")->capture_default_str();
+    c.lab2->add_option("--profile", l.profile, "quick (~23 min here: 24 small architectures, 8,000 reviews x 256 tokens per trial) | full (Tutorial 5's "
+                       "300 architectures, all training reviews: days on 2 cores)")->capture_default_str();
     c.lab2->add_option("--seeds", l.seeds, "sampler seeds per sampler (0 = the profile's)");
     c.lab2->add_option("--trials", l.trials, "trials per Task 1 study (0 = the profile's)");
     c.lab2->add_option("--ca-trials", l.ca_trials, "trials per compression-aware study (0 = the profile's)");

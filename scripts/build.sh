@@ -3,7 +3,7 @@
 #   build/release     optimized, -march=native: apps, benchmarks, the main test run
 #   build/debug-asan  debug + AddressSanitizer + UBSan, fresh buffers NaN-filled: the sanitized test run (no
 #                     benchmark binaries: they run in release only; a unity build, 4 sources per compiler run:
-#                     ~5.5 minutes instead of ~10 from scratch here, which keeps CI within its 20 minutes;
+#                     ~5.5 minutes instead of ~10 from scratch here, to keep CI near its 20 minutes;
 #                     line numbers in gdb and sanitizer reports still name the original files)
 # Usage: scripts/build.sh [release|debug-asan|all]   (default: all)
 set -euo pipefail

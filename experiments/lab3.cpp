@@ -47,7 +47,7 @@ std::vector<FrozenTrial> run_study(MixedPrecisionObjective& obj, const std::shar
     check_study_meta(study, meta);
     for (int64_t n : study.fail_stale_trials())
         std::printf("%s: trial %ld was running when an earlier run stopped: marked failed\n", name.c_str(), long(n));
-    const int64_t have = static_cast<int64_t>(study.trials().size());
+    const int64_t have = study.counted_trials();  // as OptimizeOptions::study_trials counts them
     std::printf("== study %s (choices per layer: ", name.c_str());
     for (size_t i = 0; i < choices.size(); ++i) std::printf("%s%s", i ? ", " : "", choices[i].c_str());
     std::printf("; sampler %s, seed %llu): %ld of %ld trials done\n", sampler.c_str(),

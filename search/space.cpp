@@ -73,6 +73,9 @@ SearchSpace SearchSpace::from_toml_string(const std::string& text, const std::st
                 throw Error(where + ": low, high and step of an int must be integers");
             d = Distribution::int_range(static_cast<int64_t>(lo), static_cast<int64_t>(hi), static_cast<int64_t>(step),
                                         t->get("log") && t->get("log")->value_or(false));
+            if (d.high != hi)  // Optuna warns too (IntDistribution: "high ... is replaced with ...")
+                std::fprintf(stderr, "warning: %s: the range %g..%g is not a whole number of steps of %g; high is %g\n",
+                             where.c_str(), lo, hi, step, d.high);
         } else if (type == "float") {
             valid = {"type", "low", "high", "log", "grid"};
             d = Distribution::float_range(number(*t, "low", where), number(*t, "high", where),

@@ -293,6 +293,12 @@ std::vector<FrozenTrial> Study::pareto_front(const std::vector<FrozenTrial>& tri
     return out;
 }
 
+int64_t Study::counted_trials() const {
+    int64_t counted = 0;  // trials failed as stale (their process died) do not count
+    for (const auto& t : trials()) counted += !(t.state == TrialState::Fail && t.system_attrs.contains("stale"));
+    return counted;
+}
+
 template <class F>
 int64_t Study::run_trials(const F& objective, const OptimizeOptions& o, const Callback& on_trial_end) {
     const auto start = std::chrono::steady_clock::now();
@@ -303,9 +309,7 @@ int64_t Study::run_trials(const F& objective, const OptimizeOptions& o, const Ca
         if (o.timeout_s > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= o.timeout_s)
             break;
         if (o.study_trials > 0) {
-            int64_t counted = 0;  // trials failed as stale (their process died) do not count
-            for (const auto& t : trials()) counted += !(t.state == TrialState::Fail && t.system_attrs.contains("stale"));
-            if (counted >= o.study_trials) break;
+            if (counted_trials() >= o.study_trials) break;
         }
         Trial t = ask();
         FrozenTrial done;

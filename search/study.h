@@ -148,6 +148,8 @@ public:
     // RUNNING trials started by a process of this host that no longer exists are marked FAIL (a run killed with
     // kill -9 leaves them RUNNING). Returns their numbers. Trials of live processes or other hosts stay.
     std::vector<int64_t> fail_stale_trials();
+    // The trials that count towards OptimizeOptions::study_trials: all but those failed as stale.
+    int64_t counted_trials() const;
 
 private:
     friend class Trial;

@@ -327,6 +327,7 @@ TEST_CASE("storage: kill -9 mid-study loses no finished trial; resume fails the 
     }
     REQUIRE(trials[4].state == TrialState::Running);
     REQUIRE(s.fail_stale_trials() == std::vector<int64_t>{4});
+    REQUIRE(s.counted_trials() == 4);  // what "N of M trials done" reports: the stale one does not count
     OptimizeOptions o;
     o.study_trials = 8;  // the stale trial does not count
     REQUIRE(s.optimize([](Trial& t) { return t.suggest_float("x", -1, 1); }, o) == 4);
@@ -334,6 +335,7 @@ TEST_CASE("storage: kill -9 mid-study loses no finished trial; resume fails the 
     REQUIRE(trials.size() == 9);
     REQUIRE(trials[4].state == TrialState::Fail);
     REQUIRE(trials[8].state == TrialState::Complete);
+    REQUIRE(s.counted_trials() == 8);
 }
 
 TEST_CASE("storage: two processes share one study file; numbers are unique, nothing is lost", "[search]") {

@@ -4,7 +4,10 @@
 // train = forward + cross-entropy + backward + AdamW (lr 1e-4); infer = forward under NoGradGuard;
 // qat = train with every Linear fake-quantized to fixed point Q8.4 (input, weight, bias; identity STE), or with
 // --format to another number format (passes::example_quant_config; the line then says qat:FORMAT);
-// sparse = train with 50% L1 weight masks on every Linear (as the peer's modes of the same names).
+// sparse = train with 50% L1 weight masks on every Linear (as the peer's modes of the same names);
+// infer-fq = infer with every Linear fake-quantized to Q8.4 (float arithmetic on rounded values), infer-int8 = the
+// same model with its Linear layers on int8 operands and int32 sums (model::set_integer_inference; the same
+// logits where the float sums are exact).
 // Same presets (tiny, mini, small), same warm-up (2 steps) and timed iterations (--iters, default 10).
 // A header line starting with '#' gives the build, threads, kernels, seed and dropout. The peer's model has no
 // dropout layers, so the default here is dropout 0: the same computation on both sides.
@@ -48,6 +51,12 @@ void run(const std::string& mode, const std::string& cfg_name, const Options& o)
     Rng init = rng.fork("init"), data = rng.fork("data"), drop = rng.fork("dropout");
     model::BertForSequenceClassification m(cfg, init);
     m.set_cls_only_last_layer(!o.full_last_layer);
+    const bool inference = mode == "infer" || mode == "infer-fq" || mode == "infer-int8";
+    if (mode == "infer-fq" || mode == "infer-int8") {
+        passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 4}));
+        if (mode == "infer-int8" && model::set_integer_inference(m, true).empty())
+            throw Error("infer-int8: no Linear layer qualifies for int8 operands");
+    }
     if (mode == "qat") {
         passes::QuantizeConfig qc;
         qc.entries.emplace_back("linear", passes::example_quant_config(o.format));
@@ -68,9 +77,9 @@ void run(const std::string& mode, const std::string& cfg_name, const Options& o)
     const Tensor idt = Tensor::from_vector(ids, {B, T});
     const Tensor am = Tensor::full({B, T}, 1.0, DType::I32);
     const Tensor labels = Tensor::from_vector(y, {B});
-    m.train(mode != "infer");
+    m.train(!inference);
     auto step = [&] {
-        if (mode == "infer") {
+        if (inference) {
             NoGradGuard ng;
             Tensor l = m.logits(idt, am, drop);
             return;
@@ -96,7 +105,7 @@ int main(int argc, char** argv) {
     Options o;
     std::string modes = "train,infer", configs = "tiny,mini", kernels = "fast", matmul = "f32";
     app.add_option("--threads", threads)->capture_default_str();
-    app.add_option("--modes", modes, "train,qat,sparse,infer")->capture_default_str();
+    app.add_option("--modes", modes, "train,qat,sparse,infer,infer-fq,infer-int8")->capture_default_str();
     app.add_option("--configs", configs, "tiny,mini,small")->capture_default_str();
     app.add_option("--batch", o.B)->capture_default_str();
     app.add_option("--seq", o.T)->capture_default_str();
@@ -130,8 +139,9 @@ int main(int argc, char** argv) {
                     o.full_last_layer ? "full" : "cls_only", matmul.c_str());
         for (const auto& c : split_csv(configs))
             for (const auto& mo : split_csv(modes)) {
-                if (mo != "train" && mo != "infer" && mo != "qat" && mo != "sparse")
-                    throw Error("unknown mode '" + mo + "'; valid: train, qat, sparse, infer");
+                if (mo != "train" && mo != "infer" && mo != "qat" && mo != "sparse" && mo != "infer-fq" &&
+                    mo != "infer-int8")
+                    throw Error("unknown mode '" + mo + "'; valid: train, qat, sparse, infer, infer-fq, infer-int8");
                 run(mo, c, o);
             }
     } catch (const std::exception& e) {

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "engine/engine.h"
+#include "engine/kernels/fast/fast.h"
 #include "engine/tensor/storage.h"
 #include "passes/quantize.h"
 #include "timing.h"
@@ -324,6 +325,68 @@ void bench_mask(const Opts& o, const std::vector<std::string>& impls) {
         }
     }
 }
+// Integer inference of a fixed-point Linear (ops/int8.h), forward only, at BERT mini/small shapes: the float
+// layer (f32 and bf16 matmuls), the fake-quant layer it replaces (Q8.4 input and weight, float matmul), and the
+// int8 layer as the model runs it (weight and input quantized per call) and with the weight quantized once; plus
+// the host's bare GEMM rates (fp32, bf16, int8 with its epilogue) for the same shape. gflops = 2*N*in*out / time.
+void bench_int8(const Opts& o, const std::vector<std::string>& impls) {
+    const int64_t N = o.rows;
+    check_against_ref([&] {
+        NoGradGuard ng;
+        Tensor x = rand_t({64, 256}, 1), w = rand_t({128, 256}, 2), b = rand_t({128}, 3);
+        Tensor y = linear_int8(x, FixedPoint{8, 4}, quantize_weight_int8(w, FixedPoint{8, 6}), 6, b);
+        Tensor yu = linear_int8(x, FixedPoint{8, 4, false}, quantize_weight_int8(w, FixedPoint{8, 6}), 6, b);
+    });
+    std::printf("# int8_linear: All results match\n");
+    const FixedPoint qx{8, 4}, qw{8, 4};
+    for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{{256, 256}, {256, 1024}, {1024, 256}, {512, 512},
+                                                                   {512, 2048}, {2048, 512}}) {
+        const std::string shape = std::to_string(N) + "x" + std::to_string(in) + "x" + std::to_string(out);
+        const double flops = 2.0 * static_cast<double>(N) * in * out;
+        Tensor x = rand_t({N, in}, 1), w = rand_t({out, in}, 2), b = rand_t({out}, 3);
+        {  // the host's GEMM rates on this shape (no engine op around them)
+            set_kernel_mode("fast");
+            std::vector<float> y(static_cast<size_t>(N * out));
+            for (const bool bf16 : {false, true}) {
+                Timing t = time_it([&] {
+                    fast::matmul_forward_fast(x.data<float>(), w.data<float>(), b.data<float>(), y.data(), 1, N, out, in,
+                                              false, true, 0, bf16);
+                }, o.budget, 5);
+                emit("gemm_bare", shape, bf16 ? "dnnl_bf16" : "dnnl_f32", o.threads, t, "gflops", flops);
+            }
+            Tensor xi = Tensor::empty({N, in}, DType::I8);
+            fast::quantize_int8_fast<int8_t>(x.data<float>(), nullptr, xi.data<int8_t>(), N * in, 16.0f, -128.0f, 127.0f, false);
+            const Tensor wi = quantize_weight_int8(w, qw);
+            Timing t = time_it([&] {
+                fast::linear_int8_forward_fast<int8_t>(xi.data<int8_t>(), wi.data<int8_t>(), b.data<float>(), y.data(), N,
+                                                       in, out, 1.0f / 256.0f);
+            }, o.budget, 5);
+            emit("gemm_bare", shape, "dnnl_s8_epilogue", o.threads, t, "gflops", flops);
+        }
+        for (const std::string& impl : impls) {
+            set_kernel_mode(impl);
+            const double bud = impl == "ref" ? 0.0 : o.budget;
+            const int minr = impl == "ref" ? 1 : 5;
+            NoGradGuard ng;
+            for (const char* prec : {"f32", "bf16"}) {
+                set_matmul_precision(prec);
+                Timing t = time_it([&] { Tensor y = linear(x, w, b); }, bud, minr);
+                emit("linear_fwd", shape, impl + "_" + prec, o.threads, t, "gflops", flops);
+            }
+            set_matmul_precision("f32");
+            Timing fq = time_it([&] { Tensor y = linear(fake_quant(x, qx), fake_quant(w, qw), b); }, bud, minr);
+            emit("linear_fq_fwd", shape, impl, o.threads, fq, "gflops", flops);
+            Timing i8 = time_it([&] { Tensor y = linear_int8(x, qx, quantize_weight_int8(w, qw), qw.frac_width, b); },
+                                bud, minr);
+            emit("linear_int8_fwd", shape, impl, o.threads, i8, "gflops", flops,
+                 " speedup_vs_fq=" + std::to_string(fq.median_ms / i8.median_ms));
+            const Tensor wi = quantize_weight_int8(w, qw);
+            Timing i8w = time_it([&] { Tensor y = linear_int8(x, qx, wi, qw.frac_width, b); }, bud, minr);
+            emit("linear_int8_prequant_fwd", shape, impl, o.threads, i8w, "gflops", flops);
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -331,7 +394,7 @@ int main(int argc, char** argv) {
     Opts o;
     app.add_option("--threads", o.threads, "OpenMP threads")->capture_default_str();
     app.add_option("--impl", o.impl, "fast | ref | all (ref runs each shape once: slow)")->capture_default_str();
-    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant,mask,formats, or all")->capture_default_str();
+    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant,mask,formats,int8, or all")->capture_default_str();
     app.add_option("--budget", o.budget, "seconds of timing per line")->capture_default_str();
     app.add_option("--rows", o.rows, "B*T rows")->capture_default_str();
     app.add_flag("--no-alloc-cache", o.no_alloc_cache, "every tensor buffer from the system allocator (to measure the cache)");
@@ -362,6 +425,7 @@ int main(int argc, char** argv) {
         if (all || ops.count("quant")) bench_quant(o, impls);
         if (all || ops.count("mask")) bench_mask(o, impls);
         if (all || ops.count("formats")) bench_formats(o, impls);
+        if (all || ops.count("int8")) bench_int8(o, impls);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

@@ -11,6 +11,7 @@
 #include "engine/ops/matmul.h"
 #include "engine/ops/nn.h"
 #include "engine/ops/formats.h"
+#include "engine/ops/int8.h"
 #include "engine/ops/quant.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/shape.h"

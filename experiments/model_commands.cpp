@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 
 #include "engine/engine.h"
+#include "model/compressed_linear.h"
 #include "model/hf_import.h"
 #include "model/train.h"
 #include "util/progress.h"
@@ -98,8 +100,24 @@ int run_train(const std::string& config, const std::vector<std::string>& sets, c
     return 0;
 }
 
+namespace {
+// Integer inference on for every qualifying layer of `m`; prints which layers run how. A model with none is an
+// error: --int8 on it would silently measure the float model.
+void enable_int8(model::Module& m, const std::string& ckpt, FILE* out = stdout) {
+    std::vector<std::string> not_int8;
+    const auto yes = model::set_integer_inference(m, true, &not_int8);
+    if (yes.empty())
+        throw engine::Error("--int8: checkpoint '" + ckpt + "' has no Linear layer with fixed-point inputs and weights " +
+                            "of at most 8 bits (quantize it first: qbert quantize --config ...)" +
+                            (not_int8.empty() ? std::string() : "; e.g. " + not_int8.front()));
+    std::fprintf(out, "int8: %zu Linear layers on int8 operands (int32 sums)", yes.size());
+    if (!not_int8.empty()) std::fprintf(out, "; %zu stay float (first: %s)", not_int8.size(), not_int8.front().c_str());
+    std::fprintf(out, "; embeddings, LayerNorm, GELU, softmax and the attention matmuls stay float\n");
+}
+}  // namespace
+
 int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, const std::string& data_root,
-             const std::string& vocab_opt, int threads) {
+             const std::string& vocab_opt, int threads, Int8Mode int8) {
     engine::set_num_threads(threads);
     std::string meta;
     auto m = model::load_bert(ckpt, &meta);
@@ -125,19 +143,43 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
     } else {
         throw engine::Error("--split must be test or val, got '" + split + "'");
     }
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto r = model::evaluate(*m, enc, model::TrainConfig{}.eval_batch_size, tok.pad_id());
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("matmul=%s seconds=%.1f reviews_per_s=%.1f\n", engine::matmul_precision_name(engine::matmul_precision()),
-                secs, static_cast<double>(r.n) / std::max(secs, 1e-9));
-    std::printf("accuracy=%.4f n=%ld\n", r.accuracy, long(r.n));
+    const auto run = [&](bool on, std::vector<std::array<float, 2>>* logits) {
+        if (on) enable_int8(*m, ckpt);
+        else model::set_integer_inference(*m, false);
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto r = model::evaluate(*m, enc, model::TrainConfig{}.eval_batch_size, tok.pad_id(), logits);
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::printf("matmul=%s int8=%d seconds=%.1f reviews_per_s=%.1f\n",
+                    engine::matmul_precision_name(engine::matmul_precision()), on ? 1 : 0, secs,
+                    static_cast<double>(r.n) / std::max(secs, 1e-9));
+        std::printf("accuracy=%.4f n=%ld\n", r.accuracy, long(r.n));
+        std::fflush(stdout);
+    };
+    if (int8 != Int8Mode::Compare) {
+        run(int8 == Int8Mode::On, nullptr);
+        return 0;
+    }
+    std::vector<std::array<float, 2>> fq, i8;
+    run(false, &fq);
+    run(true, &i8);
+    int64_t logits_differ = 0, predictions_differ = 0;
+    double max_diff = 0.0;
+    for (size_t i = 0; i < fq.size(); ++i) {
+        logits_differ += fq[i] != i8[i];
+        predictions_differ += (fq[i][1] > fq[i][0]) != (i8[i][1] > i8[i][0]);
+        for (int c = 0; c < 2; ++c) max_diff = std::max(max_diff, std::fabs(double(fq[i][c]) - double(i8[i][c])));
+    }
+    std::printf("compare-int8: n=%zu logits_differ=%ld predictions_differ=%ld max_abs_logit_diff=%.3g\n", fq.size(),
+                long(logits_differ), long(predictions_differ), max_diff);
     return 0;
 }
 
-int run_predict(const std::string& ckpt, const std::string& text, const std::string& vocab_opt, int threads) {
+int run_predict(const std::string& ckpt, const std::string& text, const std::string& vocab_opt, int threads,
+                bool int8) {
     engine::set_num_threads(threads);
     std::string meta;
     auto m = model::load_bert(ckpt, &meta);
+    if (int8) enable_int8(*m, ckpt, stderr);  // stdout is the predictions
     const std::string vocab = vocab_opt.empty() ? meta_string(meta, "vocab", "data/vocab/bert-base-uncased-vocab.txt") : vocab_opt;
     const model::Tokenizer tok = model::Tokenizer::from_file(vocab);
     const int64_t max_len = meta_int(meta, "max_len", 256);

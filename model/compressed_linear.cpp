@@ -72,12 +72,33 @@ Tensor CompressedLinear::prune_activation(const Tensor& x) {
     return mul(x, mask);  // gradients flow through kept entries only
 }
 
+std::string CompressedLinear::int8_unsupported() const {
+    if (!quant_) return "not quantized";
+    for (const auto& [what, f] : {std::pair{"input", &quant_->data_in}, std::pair{"weight", &quant_->weight}})
+        if (f->kind != FormatKind::Integer)
+            return detail::concat("its ", what, " is ", f->str(), ", not fixed point");
+    return engine::int8_unsupported(quant_->data_in.fixed_point(), quant_->weight.fixed_point());
+}
+
+Tensor CompressedLinear::int8_weight() const {
+    const std::string why = int8_unsupported();
+    ENGINE_CHECK(why.empty(), "no int8 weight: ", why);
+    return quantize_weight_int8(weight(), quant_->weight.fixed_point(), mask_u8_);
+}
+
 Tensor CompressedLinear::forward(const Tensor& x_in) {
     ENGINE_CHECK(x_in.dtype() == DType::F32, type_name(), ": f32 input expected, but got ", x_in.str());
     Tensor x = act_ && act_->sparsity > 0.0 ? prune_activation(x_in) : x_in;
     if (observer_) observer_(*this, x);
     Tensor w = weight();
     Tensor b = bias();
+    if (int8_ && !GradMode::enabled() && int8_unsupported().empty()) {
+        // the deployed arithmetic: int8 operands, int32 sums, one power-of-two scale, the (quantized) bias in float
+        if (b.defined()) b = quantize(b, quant_->bias, quant_->ste, &quant_rng_);
+        Tensor y = linear_int8(x, quant_->data_in.fixed_point(), int8_weight(), quant_->weight.frac_width, b);
+        if (quant_->data_out) y = quantize(y, *quant_->data_out, quant_->ste, &quant_rng_);
+        return y;
+    }
     if (quant_) {
         x = quantize(x, quant_->data_in, quant_->ste, &quant_rng_);
         // Q(W), masked inside linear (Q(W) ⊙ M; see the header), and the STE's gradient is multiplied by M there
@@ -87,6 +108,21 @@ Tensor CompressedLinear::forward(const Tensor& x_in) {
     Tensor y = linear(x, w, b, mask_u8_);  // y = x (w ⊙ M)^T + b; dW = M ⊙ (dy^T x)
     if (quant_ && quant_->data_out) y = quantize(y, *quant_->data_out, quant_->ste, &quant_rng_);
     return y;
+}
+
+std::vector<std::string> set_integer_inference(Module& root, bool on, std::vector<std::string>* not_int8) {
+    std::vector<std::string> yes;
+    for (const auto& [name, mod] : root.named_modules()) {
+        auto* c = dynamic_cast<CompressedLinear*>(mod.get());
+        if (!c) continue;
+        c->set_integer_inference(on);
+        const std::string why = c->int8_unsupported();
+        if (why.empty())
+            yes.push_back(name);
+        else if (not_int8)
+            not_int8->push_back(name + ": " + why);
+    }
+    return on ? yes : std::vector<std::string>{};
 }
 
 CompressedLinear& compress_layer(Module& root, const std::string& name) {

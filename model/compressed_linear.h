@@ -23,10 +23,12 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/ops/formats.h"
+#include "engine/ops/int8.h"
 #include "model/module.h"
 
 namespace qbert::model {
@@ -70,6 +72,18 @@ public:
     // The weight the layer computes with before quantization: W ⊙ M (or W).
     Tensor effective_weight() const;
 
+    // Integer inference (engine/ops/int8.h): when on and no gradient is being recorded, a layer whose input and
+    // weight are fixed-point of at most 8 bits computes its matmul on int8 operands with int32 sums instead of
+    // in float on fake-quantized values (the same result, bit for bit, where the float sums are exact). Training
+    // and layers that do not qualify keep the fake-quant path.
+    void set_integer_inference(bool on) { int8_ = on; }
+    bool integer_inference() const { return int8_; }
+    // Why this layer cannot run on int8 operands ("" when it can): no quantization, a format other than fixed
+    // point, or more than 8 bits.
+    std::string int8_unsupported() const;
+    // Its weight's int8 grid indices (times the mask), for export and inspection; throws if unsupported.
+    Tensor int8_weight() const;
+
     void set_activation_prune(std::optional<ActivationPruneConfig> a);
     const std::optional<ActivationPruneConfig>& activation_prune() const { return act_; }
 
@@ -87,7 +101,12 @@ private:
     engine::Rng act_rng_{0};
     engine::Rng quant_rng_{0};  // stochastic binarization
     Observer observer_;
+    bool int8_ = false;
 };
+
+// Integer inference on or off for every CompressedLinear under `root`; returns the names of the layers that will
+// run on int8 operands (on), and fills `not_int8` (if given) with "<name>: <reason>" for those that will not.
+std::vector<std::string> set_integer_inference(Module& root, bool on, std::vector<std::string>* not_int8 = nullptr);
 
 // The layer `name` under `root` as a CompressedLinear, wrapping (and replacing) a plain Linear first.
 CompressedLinear& compress_layer(Module& root, const std::string& name);

@@ -531,3 +531,50 @@ TEST_CASE("a quantized and pruned BERT checkpoint round-trips: masks as u8 datas
         REQUIRE(b->weight_mask().to_vector_f64() == a->weight_mask().to_vector_f64());
     }
 }
+
+TEST_CASE("integer inference: a quantized, pruned BERT gives the fake-quant logits bit for bit on int8 operands",
+          "[passes][int8]") {
+    Rng rng(4);
+    model::BertForSequenceClassification m(small_bert(), rng);
+    m.train(false);
+    passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 5}));
+    Rng prng(1);
+    passes::prune(m, pcfg("[weight]\nsparsity = 0.5\nmethod = \"l1-norm\"\n[activation]\nsparsity = 0.3\nmethod = \"l1-norm\"\n"), prng);
+    const Tensor ids = qbert::test::ids_tensor({3, 9}, 100, 5);
+    const Tensor am = Tensor::full({3, 9}, 1.0, DType::I32);
+    for (const char* prec : {"f32", "bf16"})
+        for (const char* mode : {"ref", "fast"}) {
+            CAPTURE(prec, mode);
+            qbert::test::MatmulPrecisionGuard pg(prec);
+            qbert::test::KernelModeGuard g(mode);
+            NoGradGuard ng;
+            Rng d1(0), d2(0);
+            model::set_integer_inference(m, false);
+            const std::vector<float> fq = m.logits(ids, am, d1).to_vector_f32();
+            std::vector<std::string> not_int8;
+            const auto layers = model::set_integer_inference(m, true, &not_int8);
+            REQUIRE(layers.size() == passes::linear_layers(m).size());  // every Linear, the classifier too
+            REQUIRE(not_int8.empty());
+            const std::vector<float> i8 = m.logits(ids, am, d2).to_vector_f32();
+            REQUIRE(i8 == fq);
+        }
+    model::set_integer_inference(m, false);
+}
+
+TEST_CASE("integer inference: layers that do not qualify stay on the fake-quant path and say why", "[passes][int8]") {
+    Rng rng(4);
+    model::BertForSequenceClassification m(small_bert(), rng);
+    m.train(false);
+    passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{12, 6}));
+    std::vector<std::string> not_int8;
+    REQUIRE(model::set_integer_inference(m, true, &not_int8).empty());
+    REQUIRE(not_int8.size() == passes::linear_layers(m).size());
+    REQUIRE_THAT(not_int8.front(), Catch::Matchers::Contains("width of at most 8"));
+    const Tensor ids = qbert::test::ids_tensor({2, 6}, 100, 3);
+    const Tensor am = Tensor::full({2, 6}, 1.0, DType::I32);
+    NoGradGuard ng;
+    Rng d1(0), d2(0);
+    const std::vector<float> on = m.logits(ids, am, d1).to_vector_f32();
+    model::set_integer_inference(m, false);
+    REQUIRE(m.logits(ids, am, d2).to_vector_f32() == on);
+}

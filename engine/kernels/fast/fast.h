@@ -75,4 +75,13 @@ void kth_smallest_abs_pair_fast(const float* x, int64_t n, int64_t k, float* kth
 void random_keep_mask_fast(float* mask, int64_t n, uint64_t seed, float sparsity);
 void threshold_keep_mask_fast(const float* x, float* mask, int64_t n, double t);
 
+// int8 linear, same contracts as ref::quantize_int8_ref / linear_int8_forward_ref: the quantization and the
+// epilogue on OpenMP threads, the int32 sums by oneDNN's s8/u8 x s8 -> s32 matmul (primitives cached per shape).
+template <class Q>
+bool quantize_int8_fast(const float* x, const uint8_t* mask, Q* q, int64_t n, float scale, float qmin, float qmax,
+                        bool floor);
+template <class Q>
+void linear_int8_forward_fast(const Q* xq, const int8_t* wq, const float* b, float* y, int64_t rows, int64_t in,
+                              int64_t out, float out_scale);
+
 }  // namespace qbert::engine::fast

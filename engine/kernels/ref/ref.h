@@ -117,4 +117,14 @@ void random_keep_mask_ref(T* mask, int64_t n, uint64_t seed, float sparsity);
 template <class T>
 void threshold_keep_mask_ref(const T* x, T* mask, int64_t n, double t);
 
+// int8 linear (ops/int8.h). q[i] = clamp(round-half-even or floor(x[i] * scale), qmin, qmax), times mask[i]
+// when mask is given; Q is int8_t or uint8_t. Returns false if x holds a NaN (q is then unspecified).
+template <class Q>
+bool quantize_int8_ref(const float* x, const uint8_t* mask, Q* q, int64_t n, float scale, float qmin, float qmax,
+                       bool floor);
+// y[r,o] = float(sum_k xq[r,k] * wq[o,k]) * out_scale + b[o]   (int32 sums; b may be null)
+template <class Q>
+void linear_int8_forward_ref(const Q* xq, const int8_t* wq, const float* b, float* y, int64_t rows, int64_t in,
+                             int64_t out, float out_scale);
+
 }  // namespace qbert::engine::ref

@@ -83,7 +83,17 @@ std::string CompressedLinear::int8_unsupported() const {
 Tensor CompressedLinear::int8_weight() const {
     const std::string why = int8_unsupported();
     ENGINE_CHECK(why.empty(), "no int8 weight: ", why);
-    return quantize_weight_int8(weight(), quant_->weight.fixed_point(), mask_u8_);
+    const FixedPoint q = quant_->weight.fixed_point();
+    const Tensor& w = weight();
+    Int8WeightCache& c = int8_cache_;
+    const auto same = [](const Tensor& a, const Tensor& b) {
+        return a.defined() == b.defined() && (!a.defined() || a.raw_data() == b.raw_data());
+    };
+    const uint64_t mask_version = mask_u8_.defined() ? mask_u8_.version() : 0;
+    if (!c.wi.defined() || !same(c.w, w) || c.w_version != w.version() || !same(c.mask, mask_u8_) ||
+        c.mask_version != mask_version || !(c.q == q))
+        c = Int8WeightCache{quantize_weight_int8(w, q, mask_u8_), w, mask_u8_, w.version(), mask_version, q};
+    return c.wi;
 }
 
 Tensor CompressedLinear::forward(const Tensor& x_in) {

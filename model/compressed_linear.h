@@ -102,6 +102,15 @@ private:
     engine::Rng quant_rng_{0};  // stochastic binarization
     Observer observer_;
     bool int8_ = false;
+    // int8_weight()'s last result and what it was computed from: the weight and mask tensors (held, so their
+    // storage cannot be freed and reused at the same address), their versions (an optimizer step or a checkpoint
+    // load bumps them) and the format. Integer inference quantizes the weight once instead of on every forward.
+    struct Int8WeightCache {
+        Tensor wi, w, mask;
+        uint64_t w_version = 0, mask_version = 0;
+        engine::FixedPoint q;
+    };
+    mutable Int8WeightCache int8_cache_;
 };
 
 // Integer inference on or off for every CompressedLinear under `root`; returns the names of the layers that will

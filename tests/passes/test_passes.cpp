@@ -537,7 +537,7 @@ TEST_CASE("integer inference: a quantized, pruned BERT gives the fake-quant logi
     Rng rng(4);
     model::BertForSequenceClassification m(small_bert(), rng);
     m.train(false);
-    passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 5}));
+    passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 7}));  // step 1/128: BERT init weights (sd 0.02) are not all 0
     Rng prng(1);
     passes::prune(m, pcfg("[weight]\nsparsity = 0.5\nmethod = \"l1-norm\"\n[activation]\nsparsity = 0.3\nmethod = \"l1-norm\"\n"), prng);
     const Tensor ids = qbert::test::ids_tensor({3, 9}, 100, 5);
@@ -555,6 +555,13 @@ TEST_CASE("integer inference: a quantized, pruned BERT gives the fake-quant logi
             const auto layers = model::set_integer_inference(m, true, &not_int8);
             REQUIRE(layers.size() == passes::linear_layers(m).size());  // every Linear, the classifier too
             REQUIRE(not_int8.empty());
+            for (const auto& [name, mod] : m.named_modules())  // the weights are not all rounded to 0
+                if (const auto* c = dynamic_cast<const model::CompressedLinear*>(mod.get())) {
+                    CAPTURE(name);
+                    const std::vector<double> wi = c->int8_weight().to_vector_f64();
+                    const auto nz = std::count_if(wi.begin(), wi.end(), [](double v) { return v != 0.0; });
+                    REQUIRE(nz > static_cast<long>(wi.size()) / 4);  // half are pruned
+                }
             const std::vector<float> i8 = m.logits(ids, am, d2).to_vector_f32();
             REQUIRE(i8 == fq);
         }
@@ -577,4 +584,40 @@ TEST_CASE("integer inference: layers that do not qualify stay on the fake-quant 
     const std::vector<float> on = m.logits(ids, am, d1).to_vector_f32();
     model::set_integer_inference(m, false);
     REQUIRE(m.logits(ids, am, d2).to_vector_f32() == on);
+}
+
+TEST_CASE("integer inference: the cached int8 weights follow in-place weight updates and new masks", "[passes][int8]") {
+    Rng rng(4);
+    model::BertForSequenceClassification m(small_bert(), rng);
+    m.train(false);
+    passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 7}));  // step 1/128: BERT init weights (sd 0.02) are not all 0
+    const Tensor ids = qbert::test::ids_tensor({2, 7}, 100, 5);
+    const Tensor am = Tensor::full({2, 7}, 1.0, DType::I32);
+    const auto both = [&] {  // logits with integer inference off, then on
+        NoGradGuard ng;
+        Rng d1(0), d2(0);
+        model::set_integer_inference(m, false);
+        std::vector<float> fq = m.logits(ids, am, d1).to_vector_f32();
+        model::set_integer_inference(m, true);
+        return std::pair{fq, m.logits(ids, am, d2).to_vector_f32()};
+    };
+    const auto [fq0, i80] = both();
+    REQUIRE(i80 == fq0);
+    {  // an optimizer-like in-place step on every weight: the int8 copies must not be stale
+        NoGradGuard ng;
+        for (const auto& [name, p] : m.named_parameters())
+            if (name.ends_with(".weight") && p.dim() == 2) {
+                Tensor t = p;
+                t.copy_(engine::mul(p, Tensor::full(p.shape(), -0.75)));
+            }
+    }
+    const auto [fq1, i81] = both();
+    REQUIRE(fq1 != fq0);
+    REQUIRE(i81 == fq1);
+    Rng prng(2);
+    passes::prune(m, pcfg("[weight]\nsparsity = 0.6\nmethod = \"l1-norm\"\n[activation]\nsparsity = 0.0\n"), prng);
+    const auto [fq2, i82] = both();
+    REQUIRE(fq2 != fq1);
+    REQUIRE(i82 == fq2);
+    model::set_integer_inference(m, false);
 }

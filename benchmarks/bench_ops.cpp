@@ -325,6 +325,32 @@ void bench_mask(const Opts& o, const std::vector<std::string>& impls) {
         }
     }
 }
+// The host's bare GEMM rates on one [N, in] x [in, out] shape: oneDNN fp32, bf16 operands (fp32 sums), and s8
+// x s8 -> s32 with the int8 layer's epilogue (the float scale and bias). No engine op around them: what the
+// machine gives, to print beside every ratio (machines of "the same" kind differ).
+void bench_gemm_bare(const Opts& o, int64_t N, int64_t in, int64_t out) {
+    const std::string shape = std::to_string(N) + "x" + std::to_string(in) + "x" + std::to_string(out);
+    const double flops = 2.0 * static_cast<double>(N) * in * out;
+    Tensor x = rand_t({N, in}, 1), w = rand_t({out, in}, 2), b = rand_t({out}, 3);
+    set_kernel_mode("fast");
+    std::vector<float> y(static_cast<size_t>(N * out));
+    for (const bool bf16 : {false, true}) {
+        Timing t = time_it([&] {
+            fast::matmul_forward_fast(x.data<float>(), w.data<float>(), b.data<float>(), y.data(), 1, N, out, in, false,
+                                      true, 0, bf16);
+        }, o.budget, 5);
+        emit("gemm_bare", shape, bf16 ? "dnnl_bf16" : "dnnl_f32", o.threads, t, "gflops", flops);
+    }
+    Tensor xi = Tensor::empty({N, in}, DType::I8);
+    fast::quantize_int8_fast<int8_t>(x.data<float>(), nullptr, xi.data<int8_t>(), N * in, 16.0f, -128.0f, 127.0f, false);
+    const Tensor wi = quantize_weight_int8(w, FixedPoint{8, 4});
+    Timing t = time_it([&] {
+        fast::linear_int8_forward_fast<int8_t>(xi.data<int8_t>(), wi.data<int8_t>(), b.data<float>(), y.data(), N, in,
+                                               out, 1.0f / 256.0f);
+    }, o.budget, 5);
+    emit("gemm_bare", shape, "dnnl_s8_epilogue", o.threads, t, "gflops", flops);
+}
+
 // Integer inference of a fixed-point Linear (ops/int8.h), forward only, at BERT mini/small shapes: the float
 // layer (f32 and bf16 matmuls), the fake-quant layer it replaces (Q8.4 input and weight, float matmul), and the
 // int8 layer as the model runs it (weight and input quantized per call) and with the weight quantized once; plus
@@ -344,25 +370,7 @@ void bench_int8(const Opts& o, const std::vector<std::string>& impls) {
         const std::string shape = std::to_string(N) + "x" + std::to_string(in) + "x" + std::to_string(out);
         const double flops = 2.0 * static_cast<double>(N) * in * out;
         Tensor x = rand_t({N, in}, 1), w = rand_t({out, in}, 2), b = rand_t({out}, 3);
-        {  // the host's GEMM rates on this shape (no engine op around them)
-            set_kernel_mode("fast");
-            std::vector<float> y(static_cast<size_t>(N * out));
-            for (const bool bf16 : {false, true}) {
-                Timing t = time_it([&] {
-                    fast::matmul_forward_fast(x.data<float>(), w.data<float>(), b.data<float>(), y.data(), 1, N, out, in,
-                                              false, true, 0, bf16);
-                }, o.budget, 5);
-                emit("gemm_bare", shape, bf16 ? "dnnl_bf16" : "dnnl_f32", o.threads, t, "gflops", flops);
-            }
-            Tensor xi = Tensor::empty({N, in}, DType::I8);
-            fast::quantize_int8_fast<int8_t>(x.data<float>(), nullptr, xi.data<int8_t>(), N * in, 16.0f, -128.0f, 127.0f, false);
-            const Tensor wi = quantize_weight_int8(w, qw);
-            Timing t = time_it([&] {
-                fast::linear_int8_forward_fast<int8_t>(xi.data<int8_t>(), wi.data<int8_t>(), b.data<float>(), y.data(), N,
-                                                       in, out, 1.0f / 256.0f);
-            }, o.budget, 5);
-            emit("gemm_bare", shape, "dnnl_s8_epilogue", o.threads, t, "gflops", flops);
-        }
+        bench_gemm_bare(o, N, in, out);
         for (const std::string& impl : impls) {
             set_kernel_mode(impl);
             const double bud = impl == "ref" ? 0.0 : o.budget;
@@ -394,7 +402,7 @@ int main(int argc, char** argv) {
     Opts o;
     app.add_option("--threads", o.threads, "OpenMP threads")->capture_default_str();
     app.add_option("--impl", o.impl, "fast | ref | all (ref runs each shape once: slow)")->capture_default_str();
-    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant,mask,formats,int8, or all")->capture_default_str();
+    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant,mask,formats,int8, or all; gemm: the host's bare GEMM rates only")->capture_default_str();
     app.add_option("--budget", o.budget, "seconds of timing per line")->capture_default_str();
     app.add_option("--rows", o.rows, "B*T rows")->capture_default_str();
     app.add_flag("--no-alloc-cache", o.no_alloc_cache, "every tensor buffer from the system allocator (to measure the cache)");
@@ -426,6 +434,8 @@ int main(int argc, char** argv) {
         if (all || ops.count("mask")) bench_mask(o, impls);
         if (all || ops.count("formats")) bench_formats(o, impls);
         if (all || ops.count("int8")) bench_int8(o, impls);
+        if (ops.count("gemm"))  // the host's bare GEMM rates alone, at BERT-mini's FFN shape (compare-peer.sh)
+            bench_gemm_bare(o, o.rows, 256, 1024);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

@@ -21,8 +21,12 @@ PYTHON="$py" bash scripts/check-peer-blas.sh ||
   { echo "compare-peer: not comparing: the peer would not run on its documented BLAS (see above)" >&2; exit 1; }
 [[ -x "$bench" ]] || { echo "compare-peer: $bench not built (bash scripts/build.sh release)" >&2; exit 1; }
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.host"' EXIT
 echo "# compare-peer $(date -u +%FT%TZ) rounds=$rounds bench_bert options: $*"
+# the host's bare GEMM rates (fp32, bf16, int8), printed beside the ratios: hosts of "the same" kind differ
+# (docs/benchmarks.md), and where qbert sits at the GEMM limit its lead moves with them
+./build/release/benchmarks/bench_ops --ops gemm --budget 0.5 --threads 2 | grep '^op=gemm_bare' |
+  sed 's/^/# host /' | tee "$out.host"
 for r in $(seq 1 "$rounds"); do
   for c in ${configs//,/ }; do
     "$py" "$peer" --modes "$modes" --configs "$c" --threads 2 | awk -v r="$r" '{print "peer", $0, r}' | tee -a "$out"
@@ -45,3 +49,6 @@ awk '{v[$1" "$2" "$3" "$7]=$6; k[$2" "$3]=1; n=($7>n?$7:n)}
             }
             print line
           }}' "$out" | sort
+awk '{for (i = 1; i <= NF; i++) { if ($i ~ /^impl=/) im = substr($i, 6); if ($i ~ /^gflops=/) g = substr($i, 8);
+                                 if ($i ~ /^shape=/) sh = substr($i, 7) }
+      printf "# host GEMM %s %s %s GFLOP/s\n", sh, im, g}' "$out.host"

@@ -160,6 +160,7 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
         return 0;
     }
     std::vector<std::array<float, 2>> fq, i8;
+    enable_int8(*m, ckpt);  // fails now, before a whole evaluation, if no layer qualifies
     run(false, &fq);
     run(true, &i8);
     int64_t logits_differ = 0, predictions_differ = 0;

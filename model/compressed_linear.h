@@ -81,7 +81,8 @@ public:
     // Why this layer cannot run on int8 operands ("" when it can): no quantization, a format other than fixed
     // point, or more than 8 bits.
     std::string int8_unsupported() const;
-    // Its weight's int8 grid indices (times the mask), for export and inspection; throws if unsupported.
+    // Its weight's int8 grid indices (times the mask), for export and inspection; throws if unsupported. The
+    // tensor is the layer's cached copy: read it, do not write it.
     Tensor int8_weight() const;
 
     void set_activation_prune(std::optional<ActivationPruneConfig> a);

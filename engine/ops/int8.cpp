@@ -1,5 +1,8 @@
 #include "engine/ops/int8.h"
 
+#include <cmath>
+#include <cstdlib>
+
 #include "engine/autograd/grad_mode.h"
 #include "engine/kernels/fast/fast.h"
 #include "engine/kernels/ref/ref.h"
@@ -11,6 +14,7 @@ namespace qbert::engine {
 using detail::contig;
 
 std::string int8_unsupported(const FixedPoint& data_in, const FixedPoint& weight) {
+    if (data_in.width < 1 || weight.width < 1) return "a fixed-point width must be at least 1";
     if (data_in.width > 8)
         return detail::concat("the input is ", data_in.str(), ": int8 operands need a width of at most 8");
     if (weight.is_signed ? weight.width > 8 : weight.width > 7)
@@ -75,7 +79,8 @@ Tensor quantize_input(const Tensor& x, const FixedPoint& q) {
 template <class Q>
 void int8_matmul(const Tensor& xq, const Tensor& wi, const float* b, Tensor& y, int64_t rows, int64_t in,
                  int64_t out, float out_scale) {
-    KernelCall k("int8_linear", "linear_int8_forward", true, Tolerance{0.0, 0.0});
+    KernelCall k("int8_linear", "linear_int8_forward", rows > 0 && in > 0 && out > 0 && fast::int8_matmul_exact(),
+                 Tolerance{0.0, 0.0});
     switch (k.mode()) {
         case KernelMode::Ref:
             ref::linear_int8_forward_ref<Q>(xq.data<Q>(), wi.data<int8_t>(), b, y.data<float>(), rows, in, out, out_scale);
@@ -102,9 +107,15 @@ Tensor quantize_weight_int8(const Tensor& w_in, const FixedPoint& q, const Tenso
     ENGINE_CHECK_SHAPE(!mask_in.defined() || (mask_in.dtype() == DType::U8 && mask_in.shape() == w_in.shape()), what,
                        ": the mask must be u8 with the weight's shape ", shape_str(w_in.shape()), ", but got ",
                        mask_in.str());
+    q.validate(what);
     const std::string why = int8_unsupported(FixedPoint{}, q);
     ENGINE_CHECK(why.empty(), what, ": ", why);
     Tensor w = contig(w_in.detach()), mask = mask_in.defined() ? contig(mask_in) : Tensor();
+    if (mask.defined()) {  // the kernels multiply by it (fast) or test it (ref): only 0 and 1 mean the same
+        const uint8_t* m = mask.data<uint8_t>();
+        for (int64_t i = 0; i < mask.numel(); ++i)
+            ENGINE_CHECK(m[i] <= 1, what, ": the mask must hold 0 or 1, but element ", i, " is ", int(m[i]));
+    }
     Tensor out = Tensor::empty(w.shape(), DType::I8);
     quantize_into<int8_t>(w, q, mask, out, what);
     return out;
@@ -121,8 +132,15 @@ Tensor linear_int8(const Tensor& x_in, const FixedPoint& data_in, const Tensor& 
     const int64_t out_f = wi.size(0), in_f = wi.size(1);
     ENGINE_CHECK_SHAPE(!bias_in.defined() || (bias_in.dtype() == DType::F32 && bias_in.shape() == Shape{out_f}),
                        "linear_int8: the bias must be f32 [", out_f, "], but got ", bias_in.str());
+    data_in.validate("linear_int8: the input format");
     const std::string why = int8_unsupported(data_in, FixedPoint{});
     ENGINE_CHECK(why.empty(), "linear_int8: ", why);
+    // the output scale 2^-(fx+fw) must be a normal float for the result to be exact
+    ENGINE_CHECK(std::abs(data_in.frac_width + w_frac) <= 100, "linear_int8: frac widths ", data_in.frac_width, " + ",
+                 w_frac, " give an output scale of 2^", -(data_in.frac_width + w_frac), "; |fx + fw| must be <= 100");
+    // int32 sums cannot overflow: |xi| <= 255, |wi| <= 128
+    ENGINE_CHECK(wi.size(1) <= (int64_t{1} << 31) / (255 * 128), "linear_int8: ", wi.size(1),
+                 " input features could overflow the int32 sums (at most ", (int64_t{1} << 31) / (255 * 128), ")");
     Tensor x = contig(x_in.detach()), w = contig(wi), bias = bias_in.defined() ? contig(bias_in.detach()) : Tensor();
     const int64_t rows = x.numel() / std::max<int64_t>(in_f, 1);
     Shape out_shape = x.shape();

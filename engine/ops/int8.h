@@ -8,9 +8,10 @@
 //
 // The same rounding (half to even, or floor) and saturation as fake_quant, so xi / 2^fx is exactly what
 // fake_quant(x) holds. When every partial sum of the fake-quant model's float matmul is exact, i.e. when
-// sum_k |xi[r,k] * wi[o,k]| < 2^24 for every output (K <= 1024 for full int8 operands), float(acc) * 2^-(fx+fw)
-// equals that matmul's result exactly, and y is bit for bit what the fake-quant layer computes (fp32 or bf16
-// matmuls alike: k * 2^-f with |k| <= 256 is exact in bf16). docs/int8.md says where this holds.
+// sum_k |xi[r,k] * wi[o,k]| + |b| 2^(fx+fw) <= 2^24 for every output (K <= 1023 for signed int8 operands, 513 for
+// unsigned inputs) and the bias is fixed point with frac_width <= fx + fw, float(acc) * 2^-(fx+fw) + b equals that
+// layer's result exactly, bit for bit (fp32 or bf16 matmuls alike: k * 2^-f with |k| <= 256 is exact in bf16).
+// docs/int8.md says where this holds.
 //
 // Inference only: no gradient (the training path is the fake-quant layer, whose STE this does not model);
 // calling it while gradients are recorded for x is an error. Kernels: ref (plain loops, int32 sums) and fast

@@ -80,6 +80,8 @@ void threshold_keep_mask_fast(const float* x, float* mask, int64_t n, double t);
 template <class Q>
 bool quantize_int8_fast(const float* x, const uint8_t* mask, Q* q, int64_t n, float scale, float qmin, float qmax,
                         bool floor);
+// Whether oneDNN's int8 matmul sums exactly on this CPU (VNNI); without it the op falls back to the reference.
+bool int8_matmul_exact();
 template <class Q>
 void linear_int8_forward_fast(const Q* xq, const int8_t* wq, const float* b, float* y, int64_t rows, int64_t in,
                               int64_t out, float out_scale);

@@ -79,6 +79,18 @@ Entry build(int64_t rows, int64_t in, int64_t out, bool u8) {
 }
 }  // namespace
 
+bool int8_matmul_exact() {
+    // With VNNI (vpdpbusd) oneDNN sums u8 x s8 products straight into int32. Without it, its int8 kernels pair
+    // products in 16-bit saturating adds (vpmaddubsw), which can clip: then the fast path is not exact and the
+    // op uses the reference kernel (the AVX-512 EPYC of this project has VNNI).
+    static const bool ok = [] {
+        const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+        return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+               isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+    }();
+    return ok;
+}
+
 template <class Q>
 void linear_int8_forward_fast(const Q* xq, const int8_t* wq, const float* b, float* y, int64_t rows, int64_t in,
                               int64_t out, float out_scale) {

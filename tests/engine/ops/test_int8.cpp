@@ -132,6 +132,10 @@ TEST_CASE("linear_int8: clear errors for wide formats, NaN, shapes and gradients
     REQUIRE_THROWS_WITH(engine::linear_int8(x, FixedPoint{12, 4}, wi, 4), Contains("width of at most 8"));
     REQUIRE_THROWS_WITH(engine::linear_int8(randn({2, 7}, 3, 1.0), FixedPoint{8, 4}, wi, 4), Contains("x.size(-1)"));
     REQUIRE_THROWS_WITH(engine::linear_int8(x, FixedPoint{8, 4}, wi, 4, randn({5}, 4, 1.0)), Contains("bias"));
+    const Tensor two = Tensor::from_vector(std::vector<uint8_t>(32, 2), {4, 8});
+    REQUIRE_THROWS_WITH(engine::quantize_weight_int8(w, FixedPoint{8, 4}, two), Contains("must hold 0 or 1"));
+    REQUIRE_THROWS_WITH(engine::quantize_weight_int8(w, FixedPoint{0, 4}), Contains("width must be in [1, 32]"));
+    REQUIRE_THROWS_WITH(engine::linear_int8(x, FixedPoint{8, 60}, wi, 60), Contains("|fx + fw| must be <= 100"));
     std::vector<float> nan = x.to_vector_f32();
     nan[3] = std::nanf("");
     for (const char* mode : {"ref", "fast"}) {

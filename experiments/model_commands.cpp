@@ -162,6 +162,7 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
     std::vector<std::array<float, 2>> fq, i8;
     enable_int8(*m, ckpt);  // fails now, before a whole evaluation, if no layer qualifies
     run(false, &fq);
+    m = model::load_bert(ckpt, &meta);  // afresh: random activation masks or stochastic formats restart their streams
     run(true, &i8);
     int64_t logits_differ = 0, predictions_differ = 0;
     double max_diff = 0.0;

@@ -56,7 +56,6 @@ void quantize_into(const Tensor& x, const FixedPoint& q, const Tensor& mask, Ten
 // bumps the version. Never destroyed (a thread_local Tensor would outlive the allocator at exit).
 struct LastInput {
     Tensor x, xq;
-    const void* data = nullptr;
     uint64_t version = 0;
     FixedPoint q;
 };
@@ -68,11 +67,12 @@ LastInput& last_input() {
 template <class Q>
 Tensor quantize_input(const Tensor& x, const FixedPoint& q) {
     LastInput& last = last_input();
-    if (last.data == x.raw_data() && last.x.shape() == x.shape() && last.version == x.version() && last.q == q)
+    if (last.x.defined() && last.x.raw_data() == x.raw_data() && last.x.shape() == x.shape() &&
+        last.version == x.version() && last.q == q)
         return last.xq;
     Tensor xq = Tensor::empty(x.shape(), dtype_of<Q>());
     quantize_into<Q>(x, q, Tensor(), xq, "linear_int8: the input");
-    last = LastInput{x, xq, x.raw_data(), x.version(), q};
+    last = LastInput{x, xq, x.version(), q};
     return xq;
 }
 

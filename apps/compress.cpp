@@ -40,6 +40,16 @@ void register_compress_commands(CLI::App& app, CompressCommands& c) {
     c.analyze = app.add_subcommand("analyze", "per-layer parameters, non-zeros, sparsity, bits and deployed size");
     c.analyze->add_option("--checkpoint", o.checkpoint, "checkpoint (.h5)")->required();
 
+    c.export_ = app.add_subcommand("export", "write the deployable model: int8 weights, packed sparse weights (docs/deploy.md)");
+    c.export_->add_option("--checkpoint", o.checkpoint, "a quantized and/or pruned checkpoint (.h5)")->required();
+    c.export_->add_option("--out", o.out, "the exported model to write (.h5)")->required();
+    c.export_->add_flag("--int8", o.export_int8, "fixed-point Linear layers of <= 8 bits as int8 grid indices (exact), "
+                                                 "embedding tables as per-row int8 (lossy)");
+    c.export_->add_flag("--sparse", o.export_sparse, "pruned Linear layers as CSR (their kept weights only)");
+    c.export_->add_option("--sparse-min", o.sparse_min, "--sparse: only layers pruned at least this much")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    c.export_->add_flag("--fp32-embeddings", o.fp32_embeddings, "--int8: keep the embedding tables in fp32 (exact, larger)");
+
     c.fake_quant = app.add_subcommand("fake-quant",
                                       "quantize the numbers on stdin (whitespace-separated) and print one result per line");
     auto* fq = c.fake_quant;
@@ -66,6 +76,7 @@ std::optional<int> run_compress_commands(const CompressCommands& c) {
     if (*c.quantize) return experiments::run_quantize(c.o);
     if (*c.prune) return experiments::run_prune(c.o);
     if (*c.analyze) return experiments::run_analyze(c.o);
+    if (*c.export_) return experiments::run_export(c.o);
     if (*c.fake_quant) return experiments::run_fake_quant(c.o, std::cin);
     return std::nullopt;
 }

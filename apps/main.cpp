@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
     train->add_option("--out", train_out, "output directory: model.h5 (best on validation), metrics.csv")->capture_default_str();
 
     std::string eval_ckpt, eval_split = "test", data_root = "data", vocab_path, eval_matmul;
-    bool eval_int8 = false, eval_compare = false;
+    bool eval_int8 = false, eval_compare = false, eval_compare_int8 = false, eval_sparse = false;
+    double sparse_min = 0.75;
     const char* matmul_help = "f32 | bf16: precision of the matmul operands (sums in fp32 either way; bf16 runs "
                               "~1.5x faster here, see docs/benchmarks.md). Default: QBERT_MATMUL, else f32";
     int64_t eval_limit = 0;
@@ -80,7 +81,11 @@ int main(int argc, char** argv) {
     eval->add_option("--threads", eval_threads)->capture_default_str();
     eval->add_option("--matmul", eval_matmul, matmul_help);
     eval->add_flag("--int8", eval_int8, "run fixed-point Linear layers of <= 8 bits on int8 operands (int32 sums)");
-    eval->add_flag("--compare-int8", eval_compare, "evaluate twice, fake-quant and int8, and compare logits and predictions");
+    eval->add_flag("--sparse", eval_sparse, "run pruned Linear layers on the sparse (CSR) kernel");
+    eval->add_option("--sparse-min", sparse_min, "--sparse: only layers pruned at least this much (below, dense is faster)")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    eval->add_flag("--compare", eval_compare, "evaluate twice, without and with --int8/--sparse, and compare logits and predictions");
+    eval->add_flag("--compare-int8", eval_compare_int8, "the same as --int8 --compare");
 
     std::string pred_ckpt, pred_text;
     CLI::App* predict = app.add_subcommand("predict", "classify --text or each stdin line: label<TAB>logit0<TAB>logit1");
@@ -90,6 +95,9 @@ int main(int argc, char** argv) {
     predict->add_option("--threads", eval_threads)->capture_default_str();
     predict->add_option("--matmul", eval_matmul, matmul_help);
     predict->add_flag("--int8", eval_int8, "run fixed-point Linear layers of <= 8 bits on int8 operands (int32 sums)");
+    predict->add_flag("--sparse", eval_sparse, "run pruned Linear layers on the sparse (CSR) kernel");
+    predict->add_option("--sparse-min", sparse_min, "--sparse: only layers pruned at least this much")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
 
     std::string tok_vocab = "data/vocab/bert-base-uncased-vocab.txt";
     int64_t tok_max_len = 512;
@@ -134,11 +142,11 @@ int main(int argc, char** argv) {
         if (*inspect) return experiments::run_inspect(inspect_path);
         if (*train) return experiments::run_train(train_config, train_sets, train_out);
         if (!eval_matmul.empty()) engine::set_matmul_precision(eval_matmul);  // eval, predict
+        const experiments::DeployOptions deploy{eval_int8 || eval_compare_int8, eval_sparse, sparse_min,
+                                                eval_compare || eval_compare_int8};
         if (*eval) return experiments::run_eval(eval_ckpt, eval_split, eval_limit, data_root, vocab_path, eval_threads,
-                                                   eval_compare ? experiments::Int8Mode::Compare
-                                                   : eval_int8  ? experiments::Int8Mode::On
-                                                                : experiments::Int8Mode::Off);
-        if (*predict) return experiments::run_predict(pred_ckpt, pred_text, vocab_path, eval_threads, eval_int8);
+                                                   deploy);
+        if (*predict) return experiments::run_predict(pred_ckpt, pred_text, vocab_path, eval_threads, deploy);
         if (*tokenize) return experiments::run_tokenize(tok_vocab, tok_max_len);
         if (*init) return experiments::run_init(train_config, train_sets, init_out);
         if (*import_hf) return experiments::run_import_hf(hf_dir, hf_out, hf_seed);

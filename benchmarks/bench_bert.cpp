@@ -7,18 +7,26 @@
 // sparse = train with 50% L1 weight masks on every Linear (as the peer's modes of the same names);
 // infer-fq = infer with every Linear fake-quantized to Q8.4 (float arithmetic on rounded values), infer-int8 = the
 // same model with its Linear layers on int8 operands and int32 sums (model::set_integer_inference; the same
-// logits where the float sums are exact).
+// logits where the float sums are exact); infer-masked = infer with every Linear pruned to --sparsity (L1, local;
+// default 0.9) by its dense masked matmul, infer-sparse = that model on the sparse CSR kernel (model::
+// set_sparse_inference; the same products, summed in another order).
+// --checkpoint FILE benchmarks a saved or exported model (qbert export) instead of a preset: infer runs it as
+// stored (its int8 and sparse layers on their kernels when the file is an export), infer-dense with those paths off.
 // Same presets (tiny, mini, small), same warm-up (2 steps) and timed iterations (--iters, default 10).
 // A header line starting with '#' gives the build, threads, kernels, seed and dropout. The peer's model has no
 // dropout layers, so the default here is dropout 0: the same computation on both sides.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <sstream>
 
 #include "engine/engine.h"
 #include "model/bert.h"
+#include "model/compressed_linear.h"
+#include "model/train.h"
 #include "passes/prune.h"
 #include "passes/quantize.h"
 
@@ -40,18 +48,42 @@ struct Options {
     double dropout = 0.0;
     bool full_last_layer = false;
     FormatKind format = FormatKind::Integer;  // qat: every Linear in this format (passes::example_quant_config)
+    double sparsity = 0.9;                    // infer-masked, infer-sparse
+    std::string checkpoint;                   // a saved model instead of a preset
 };
+
+const std::vector<std::string> kModes{"train", "qat", "sparse", "infer", "infer-fq", "infer-int8", "infer-masked",
+                                      "infer-sparse", "infer-dense"};
 
 void run(const std::string& mode, const std::string& cfg_name, const Options& o) {
     const int64_t B = o.B, T = o.T;
-    model::BertConfig cfg = model::BertConfig::preset(cfg_name);
-    cfg.hidden_dropout_prob = o.dropout;
-    cfg.attention_probs_dropout_prob = o.dropout;
     Rng rng(o.seed);
     Rng init = rng.fork("init"), data = rng.fork("data"), drop = rng.fork("dropout");
-    model::BertForSequenceClassification m(cfg, init);
+    std::unique_ptr<model::BertForSequenceClassification> owned;
+    if (o.checkpoint.empty()) {
+        model::BertConfig cfg = model::BertConfig::preset(cfg_name);
+        cfg.hidden_dropout_prob = o.dropout;
+        cfg.attention_probs_dropout_prob = o.dropout;
+        owned = std::make_unique<model::BertForSequenceClassification>(cfg, init);
+    } else {
+        owned = model::load_bert(o.checkpoint);  // a checkpoint or an export; dropout is off at inference
+        if (mode == "infer-dense") {
+            model::set_integer_inference(*owned, false);
+            model::set_sparse_inference(*owned, false);
+        }
+    }
+    model::BertForSequenceClassification& m = *owned;
+    const model::BertConfig& cfg = m.config();
     m.set_cls_only_last_layer(!o.full_last_layer);
-    const bool inference = mode == "infer" || mode == "infer-fq" || mode == "infer-int8";
+    const bool inference = mode.rfind("infer", 0) == 0;
+    if (mode == "infer-masked" || mode == "infer-sparse") {
+        passes::PruneConfig pc;
+        pc.weight = passes::PruneSpec{o.sparsity, model::PruneMethod::L1Norm, model::PruneScope::Local};
+        Rng prune_rng = rng.fork("prune");
+        passes::prune(m, pc, prune_rng);
+        if (mode == "infer-sparse" && model::set_sparse_inference(m, true, 0.0).empty())
+            throw Error("infer-sparse: no Linear layer was pruned");
+    }
     if (mode == "infer-fq" || mode == "infer-int8") {
         passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 4}));
         if (mode == "infer-int8" && model::set_integer_inference(m, true).empty())
@@ -105,7 +137,11 @@ int main(int argc, char** argv) {
     Options o;
     std::string modes = "train,infer", configs = "tiny,mini", kernels = "fast", matmul = "f32";
     app.add_option("--threads", threads)->capture_default_str();
-    app.add_option("--modes", modes, "train,qat,sparse,infer,infer-fq,infer-int8")->capture_default_str();
+    app.add_option("--modes", modes, "train,qat,sparse,infer,infer-fq,infer-int8,infer-masked,infer-sparse; with "
+                   "--checkpoint: infer, infer-dense")->capture_default_str();
+    app.add_option("--sparsity", o.sparsity, "infer-masked, infer-sparse: fraction of each Linear's weights pruned")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    app.add_option("--checkpoint", o.checkpoint, "benchmark this saved or exported model (.h5) instead of the presets");
     app.add_option("--configs", configs, "tiny,mini,small")->capture_default_str();
     app.add_option("--batch", o.B)->capture_default_str();
     app.add_option("--seq", o.T)->capture_default_str();
@@ -137,11 +173,14 @@ int main(int argc, char** argv) {
         std::printf("# bench_bert build=%s threads=%d kernels=%s seed=%llu dropout=%g last_layer=%s matmul=%s\n", build,
                     threads, kernels.c_str(), static_cast<unsigned long long>(o.seed), o.dropout,
                     o.full_last_layer ? "full" : "cls_only", matmul.c_str());
+        if (!o.checkpoint.empty()) configs = std::filesystem::path(o.checkpoint).stem().string();
         for (const auto& c : split_csv(configs))
             for (const auto& mo : split_csv(modes)) {
-                if (mo != "train" && mo != "infer" && mo != "qat" && mo != "sparse" && mo != "infer-fq" &&
-                    mo != "infer-int8")
-                    throw Error("unknown mode '" + mo + "'; valid: train, qat, sparse, infer, infer-fq, infer-int8");
+                if (std::find(kModes.begin(), kModes.end(), mo) == kModes.end())
+                    throw Error("unknown mode '" + mo + "'; valid: train, qat, sparse, infer, infer-fq, infer-int8, "
+                                "infer-masked, infer-sparse, infer-dense");
+                if (mo == "infer-dense" && o.checkpoint.empty())
+                    throw Error("mode infer-dense needs --checkpoint (a preset model is dense already)");
                 run(mo, c, o);
             }
     } catch (const std::exception& e) {

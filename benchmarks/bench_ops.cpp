@@ -402,6 +402,54 @@ void bench_int8(const Opts& o, const std::vector<std::string>& impls) {
     }
 }
 
+// Sparse inference of a pruned Linear (ops/sparse.h), forward only, at each preset's Linear shapes (tiny 128/512,
+// mini 256/1024, small 512/2048: attention (h x h), feed-forward up (h -> 4h) and down (4h -> h)) over a sweep of
+// sparsities (random masks): the dense fp32 layer (what an unpruned or mask-only model runs), and the CSR kernel.
+// gflops counts the dense layer's 2*N*in*out for both, so it reads as an effective rate; speedup = dense / sparse.
+// A "crossover" line per shape gives the lowest swept sparsity at which the sparse kernel is faster.
+void bench_sparse(const Opts& o, const std::vector<std::string>& impls) {
+    const int64_t N = o.rows;
+    check_against_ref([&] {
+        NoGradGuard ng;
+        Tensor x = rand_t({300, 96}, 1), w = rand_t({70, 96}, 2), b = rand_t({70}, 3);
+        Tensor y = linear_sparse(x, csr_from_dense(w, half_mask(70, 96)), b);
+    });
+    std::printf("# sparse_linear: All results match\n");
+    const std::vector<double> sparsities{0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
+    for (auto [preset, in, out] : std::vector<std::tuple<std::string, int64_t, int64_t>>{
+             {"tiny", 128, 128}, {"tiny", 128, 512}, {"tiny", 512, 128}, {"mini", 256, 256}, {"mini", 256, 1024},
+             {"mini", 1024, 256}, {"small", 512, 512}, {"small", 512, 2048}, {"small", 2048, 512}}) {
+        const std::string shape = std::to_string(N) + "x" + std::to_string(in) + "x" + std::to_string(out);
+        const double flops = 2.0 * static_cast<double>(N) * in * out;
+        Tensor x = rand_t({N, in}, 1), w = rand_t({out, in}, 2), b = rand_t({out}, 3);
+        for (const std::string& impl : impls) {
+            set_kernel_mode(impl);
+            const double bud = impl == "ref" ? 0.0 : o.budget;
+            const int minr = impl == "ref" ? 1 : 5;
+            NoGradGuard ng;
+            Timing dense = time_it([&] { Tensor y = linear(x, w, b); }, bud, minr);
+            emit("linear_dense_fwd", shape, impl, o.threads, dense, "gflops", flops, " preset=" + preset);
+            double crossover = -1.0;
+            for (const double sp : sparsities) {
+                Rng rng(7);
+                std::vector<uint8_t> keep(static_cast<size_t>(out * in));
+                for (auto& k : keep) k = rng.uniform() < sp ? 0 : 1;
+                const CsrMatrix m = csr_from_dense(w, Tensor::from_vector(keep, {out, in}));
+                Timing t = time_it([&] { Tensor y = linear_sparse(x, m, b); }, bud, minr);
+                const double speedup = dense.median_ms / t.median_ms;
+                if (crossover < 0.0 && speedup > 1.0) crossover = sp;
+                char extra[160];
+                std::snprintf(extra, sizeof extra, " preset=%s sparsity=%.2f density=%.4f speedup_vs_dense=%.2f",
+                              preset.c_str(), sp, m.density(), speedup);
+                emit("linear_sparse_fwd", shape, impl, o.threads, t, "gflops", flops, extra);
+            }
+            std::printf("op=sparse_crossover shape=%s impl=%s threads=%d preset=%s crossover_sparsity=%s\n",
+                        shape.c_str(), impl.c_str(), o.threads, preset.c_str(),
+                        crossover < 0.0 ? "none" : std::to_string(crossover).substr(0, 4).c_str());
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -409,7 +457,7 @@ int main(int argc, char** argv) {
     Opts o;
     app.add_option("--threads", o.threads, "OpenMP threads")->capture_default_str();
     app.add_option("--impl", o.impl, "fast | ref | all (ref runs each shape once: slow)")->capture_default_str();
-    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant,mask,formats,int8, or all; gemm: the host's bare GEMM rates only")->capture_default_str();
+    app.add_option("--ops", o.ops, "comma list of linear,attention,rowwise,quant,mask,formats,int8,sparse, or all; gemm: the host's bare GEMM rates only")->capture_default_str();
     app.add_option("--budget", o.budget, "seconds of timing per line")->capture_default_str();
     app.add_option("--rows", o.rows, "B*T rows")->capture_default_str();
     app.add_flag("--no-alloc-cache", o.no_alloc_cache, "every tensor buffer from the system allocator (to measure the cache)");
@@ -441,6 +489,7 @@ int main(int argc, char** argv) {
         if (all || ops.count("mask")) bench_mask(o, impls);
         if (all || ops.count("formats")) bench_formats(o, impls);
         if (all || ops.count("int8")) bench_int8(o, impls);
+        if (all || ops.count("sparse")) bench_sparse(o, impls);
         if (ops.count("gemm"))  // the host's bare GEMM rates alone, at BERT-mini's FFN shape (compare-peer.sh)
             bench_gemm_bare(o, o.rows, 256, 1024);
     } catch (const std::exception& e) {

@@ -12,6 +12,7 @@
 #include "engine/ops/nn.h"
 #include "engine/ops/formats.h"
 #include "engine/ops/int8.h"
+#include "engine/ops/sparse.h"
 #include "engine/ops/quant.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/shape.h"

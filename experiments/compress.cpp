@@ -1,12 +1,16 @@
 #include "experiments/compress.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "experiments/workbench.h"
+#include "model/export.h"
 #include "model/train.h"
 #include "passes/analysis.h"
 #include "passes/calibrate.h"
@@ -64,6 +68,47 @@ int run_prune(const CompressOptions& o) {
 int run_analyze(const CompressOptions& o) {
     auto m = model::load_bert(o.checkpoint);
     passes::print_stats(std::cout, passes::analyze(*m));
+    print_file_bytes(o.checkpoint, std::cout);
+    return 0;
+}
+
+void print_file_bytes(const std::string& path, std::ostream& os) {
+    const engine::Checkpoint ck = engine::load_checkpoint(path);
+    std::vector<std::pair<std::string, int64_t>> layers;  // in file order
+    std::map<std::string, size_t> at;
+    int64_t total = 0;
+    for (const auto& [name, t] : ck.params) {
+        std::string layer = name;
+        for (const char* tail : {".int8", ".scale"})  // an export's embedding tables: <E>.weight.int8
+            if (layer.size() > std::strlen(tail) && layer.ends_with(tail)) layer.resize(layer.size() - std::strlen(tail));
+        layer = layer.substr(0, layer.rfind('.'));
+        const auto it = ck.stored_bytes.find(name);
+        const int64_t b = it == ck.stored_bytes.end() ? 0 : it->second;
+        if (!at.count(layer)) {
+            at[layer] = layers.size();
+            layers.emplace_back(layer, 0);
+        }
+        layers[at[layer]].second += b;
+        total += b;
+    }
+    os << "bytes on disk per layer (" << path << "):\n";
+    for (const auto& [layer, b] : layers) os << "  " << std::left << std::setw(60) << layer << " " << b << "\n";
+    os << "datasets_bytes=" << total << " file_bytes=" << std::filesystem::file_size(path) << "\n";
+}
+
+int run_export(const CompressOptions& o) {
+    std::string meta;
+    auto m = model::load_bert(o.checkpoint, &meta);
+    model::ExportOptions eo;
+    eo.int8 = o.export_int8;
+    eo.sparse = o.export_sparse;
+    eo.sparse_min = o.sparse_min;
+    eo.int8_embeddings = !o.fp32_embeddings;
+    const auto done = model::export_model(*m, meta, o.checkpoint, o.out, eo);
+    for (const auto& e : done) std::printf("exported %-50s %-12s %ld bytes\n", e.name.c_str(), e.kind.c_str(), long(e.bytes));
+    const auto src = std::filesystem::file_size(o.checkpoint), dst = std::filesystem::file_size(o.out);
+    std::printf("export=%s bytes=%ld checkpoint_bytes=%ld ratio=%.3f\n", o.out.c_str(), long(dst), long(src),
+                static_cast<double>(dst) / static_cast<double>(src));
     return 0;
 }
 

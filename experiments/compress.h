@@ -21,6 +21,9 @@ struct CompressOptions {
     int64_t calib_batches = 8;
     uint64_t seed = 0;
     int threads = 2;
+    // export (model/export.h)
+    bool export_int8 = false, export_sparse = false, fp32_embeddings = false;
+    double sparse_min = 0.75;
     // fake-quant (the number format, as `qbert fake-quant --help` lists)
     std::string format = "integer";
     int width = 8, frac_width = 4;
@@ -35,6 +38,10 @@ struct CompressOptions {
 int run_quantize(const CompressOptions& o);
 int run_prune(const CompressOptions& o);
 int run_analyze(const CompressOptions& o);
+// qbert export: writes o.out from o.checkpoint (model/export.h), prints each exported layer and the sizes.
+int run_export(const CompressOptions& o);
+// The bytes each layer takes in the file `path` (datasets grouped by layer), and the file's total.
+void print_file_bytes(const std::string& path, std::ostream& os);
 // The whitespace-separated numbers of `in` -> their quantized values, one per line (%.9g), in input order;
 // with o.explain, each step.
 int run_fake_quant(const CompressOptions& o, std::istream& in);

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "engine/engine.h"
+#include "experiments/compress.h"
 #include "model/compressed_linear.h"
 #include "model/hf_import.h"
 #include "model/train.h"
@@ -100,24 +101,36 @@ int run_train(const std::string& config, const std::vector<std::string>& sets, c
     return 0;
 }
 
-namespace {
-// Integer inference on for every qualifying layer of `m`; prints which layers run how. A model with none is an
-// error: --int8 on it would silently measure the float model.
-void enable_int8(model::Module& m, const std::string& ckpt, FILE* out = stdout) {
-    std::vector<std::string> not_int8;
-    const auto yes = model::set_integer_inference(m, true, &not_int8);
-    if (yes.empty())
+void enable_deploy(model::Module& m, const std::string& ckpt, const DeployOptions& d, FILE* out) {
+    std::vector<std::string> not_int8, not_sparse;
+    const auto int8 = model::set_integer_inference(m, d.int8, &not_int8);
+    if (d.int8 && int8.empty())
         throw engine::Error("--int8: checkpoint '" + ckpt + "' has no Linear layer with fixed-point inputs and weights " +
                             "of at most 8 bits (quantize it first: qbert quantize --config ...)" +
                             (not_int8.empty() ? std::string() : "; e.g. " + not_int8.front()));
-    std::fprintf(out, "int8: %zu Linear layers on int8 operands (int32 sums)", yes.size());
-    if (!not_int8.empty()) std::fprintf(out, "; %zu stay float (first: %s)", not_int8.size(), not_int8.front().c_str());
-    std::fprintf(out, "; embeddings, LayerNorm, GELU, softmax and the attention matmuls stay float\n");
+    const auto sparse = model::set_sparse_inference(m, d.sparse, d.sparse_min, &not_sparse);
+    if (d.sparse && sparse.empty())
+        throw engine::Error("--sparse: checkpoint '" + ckpt + "' has no pruned Linear layer of sparsity >= " +
+                            std::to_string(d.sparse_min) + " (prune it first: qbert prune ...)" +
+                            (not_sparse.empty() ? std::string() : "; e.g. " + not_sparse.front()));
+    if (d.int8) {
+        std::fprintf(out, "int8: %zu Linear layers on int8 operands (int32 sums)", int8.size());
+        if (!not_int8.empty()) std::fprintf(out, "; %zu stay float (first: %s)", not_int8.size(), not_int8.front().c_str());
+        std::fprintf(out, "; embeddings, LayerNorm, GELU, softmax and the attention matmuls stay float\n");
+    }
+    if (d.sparse) {
+        size_t both = 0;  // int8 wins where a layer qualifies for both
+        for (const auto& n : sparse) both += std::find(int8.begin(), int8.end(), n) != int8.end();
+        std::fprintf(out, "sparse: %zu pruned Linear layers on the CSR kernel", sparse.size() - (d.int8 ? both : 0));
+        if (d.int8 && both) std::fprintf(out, " (%zu more run int8 instead)", both);
+        if (!not_sparse.empty())
+            std::fprintf(out, "; %zu stay dense (first: %s)", not_sparse.size(), not_sparse.front().c_str());
+        std::fprintf(out, "\n");
+    }
 }
-}  // namespace
 
 int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, const std::string& data_root,
-             const std::string& vocab_opt, int threads, Int8Mode int8) {
+             const std::string& vocab_opt, int threads, const DeployOptions& deploy) {
     engine::set_num_threads(threads);
     std::string meta;
     auto m = model::load_bert(ckpt, &meta);
@@ -143,24 +156,38 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
     } else {
         throw engine::Error("--split must be test or val, got '" + split + "'");
     }
+    // on: switch on what --int8 / --sparse ask for; off: plain fake-quant / dense layers; as loaded (neither asked):
+    // what the file says (an export's layers run on their kernels)
     const auto run = [&](bool on, std::vector<std::array<float, 2>>* logits) {
-        if (on) enable_int8(*m, ckpt);
-        else model::set_integer_inference(*m, false);
+        if (on) {
+            enable_deploy(*m, ckpt, deploy);
+        } else if (deploy.compare) {
+            model::set_integer_inference(*m, false);
+            model::set_sparse_inference(*m, false);
+        }
+        int int8_layers = 0, sparse_layers = 0;
+        for (const auto& [name, mod] : m->named_modules())
+            if (auto* c = dynamic_cast<model::CompressedLinear*>(mod.get())) {
+                const bool i8 = c->integer_inference() && c->int8_unsupported().empty();
+                int8_layers += i8;
+                sparse_layers += !i8 && c->sparse_inference() && c->sparse_unsupported().empty();
+            }
         const auto t0 = std::chrono::steady_clock::now();
         const auto r = model::evaluate(*m, enc, model::TrainConfig{}.eval_batch_size, tok.pad_id(), logits);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::printf("matmul=%s int8=%d seconds=%.1f reviews_per_s=%.1f\n",
-                    engine::matmul_precision_name(engine::matmul_precision()), on ? 1 : 0, secs,
+        std::printf("matmul=%s int8_layers=%d sparse_layers=%d seconds=%.1f reviews_per_s=%.1f\n",
+                    engine::matmul_precision_name(engine::matmul_precision()), int8_layers, sparse_layers, secs,
                     static_cast<double>(r.n) / std::max(secs, 1e-9));
         std::printf("accuracy=%.4f n=%ld\n", r.accuracy, long(r.n));
         std::fflush(stdout);
     };
-    if (int8 != Int8Mode::Compare) {
-        run(int8 == Int8Mode::On, nullptr);
+    if (!deploy.compare) {
+        run(deploy.any(), nullptr);
         return 0;
     }
+    ENGINE_CHECK(deploy.any(), "--compare needs --int8 or --sparse (what to compare the plain model with)");
     std::vector<std::array<float, 2>> fq, i8;
-    enable_int8(*m, ckpt);  // fails now, before a whole evaluation, if no layer qualifies
+    enable_deploy(*m, ckpt, deploy, stderr);  // fails now, before a whole evaluation, if no layer qualifies
     run(false, &fq);
     m = model::load_bert(ckpt, &meta);  // afresh: random activation masks or stochastic formats restart their streams
     run(true, &i8);
@@ -171,17 +198,17 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
         predictions_differ += (fq[i][1] > fq[i][0]) != (i8[i][1] > i8[i][0]);
         for (int c = 0; c < 2; ++c) max_diff = std::max(max_diff, std::fabs(double(fq[i][c]) - double(i8[i][c])));
     }
-    std::printf("compare-int8: n=%zu logits_differ=%ld predictions_differ=%ld max_abs_logit_diff=%.3g\n", fq.size(),
+    std::printf("compare: n=%zu logits_differ=%ld predictions_differ=%ld max_abs_logit_diff=%.3g\n", fq.size(),
                 long(logits_differ), long(predictions_differ), max_diff);
     return 0;
 }
 
 int run_predict(const std::string& ckpt, const std::string& text, const std::string& vocab_opt, int threads,
-                bool int8) {
+                const DeployOptions& deploy) {
     engine::set_num_threads(threads);
     std::string meta;
     auto m = model::load_bert(ckpt, &meta);
-    if (int8) enable_int8(*m, ckpt, stderr);  // stdout is the predictions
+    enable_deploy(*m, ckpt, deploy, stderr);  // stdout is the predictions
     const std::string vocab = vocab_opt.empty() ? meta_string(meta, "vocab", "data/vocab/bert-base-uncased-vocab.txt") : vocab_opt;
     const model::Tokenizer tok = model::Tokenizer::from_file(vocab);
     const int64_t max_len = meta_int(meta, "max_len", 256);
@@ -234,12 +261,17 @@ int run_inspect(const std::string& path) {
     std::printf("file: %s\nconfig: %s\nmeta: %s\n", path.c_str(), ck.config_json.c_str(), ck.meta_json.c_str());
     int64_t total = 0;
     for (const auto& [name, t] : ck.params) {
-        std::printf("  %-60s %s\n", name.c_str(), t.str().c_str());
+        const auto b = ck.stored_bytes.find(name);
+        std::printf("  %-60s %-24s %ld bytes\n", name.c_str(), t.str().c_str(),
+                    long(b == ck.stored_bytes.end() ? 0 : b->second));
         total += t.numel();
     }
     std::printf("parameters: %ld tensors, %ld values\n", long(ck.params.size()), long(total));
     if (!ck.optimizer.empty())
         std::printf("optimizer state: %ld tensors, %ld steps\n", long(ck.optimizer.size()), long(ck.optimizer_steps));
+    std::cout.flush();
+    std::fflush(stdout);
+    print_file_bytes(path, std::cout);
     return 0;
 }
 

@@ -96,6 +96,37 @@ Tensor CompressedLinear::int8_weight() const {
     return c.wi;
 }
 
+std::string CompressedLinear::sparse_unsupported() const {
+    if (!mask_u8_.defined()) return "no weight mask (not pruned)";
+    if (quant_ && quant_->weight.stochastic) return "its weight format is stochastic (" + quant_->weight.str() + ")";
+    return "";
+}
+
+double CompressedLinear::weight_sparsity() const {
+    if (!mask_u8_.defined() || mask_u8_.numel() == 0) return 0.0;
+    const uint8_t* m = mask_u8_.data<uint8_t>();
+    int64_t kept = 0;
+    for (int64_t i = 0; i < mask_u8_.numel(); ++i) kept += m[i];
+    return 1.0 - static_cast<double>(kept) / static_cast<double>(mask_u8_.numel());
+}
+
+const CsrMatrix& CompressedLinear::sparse_weight() const {
+    const std::string why = sparse_unsupported();
+    ENGINE_CHECK(why.empty(), "no sparse weight: ", why);
+    const Tensor& w = weight();
+    SparseWeightCache& c = sparse_cache_;
+    const std::optional<NumberFormat> q = quant_ ? std::optional<NumberFormat>(quant_->weight) : std::nullopt;
+    if (!c.valid || c.w.raw_data() != w.raw_data() || c.w_version != w.version() ||
+        c.mask.raw_data() != mask_u8_.raw_data() || c.mask_version != mask_u8_.version() || !(c.q == q)) {
+        NoGradGuard ng;
+        Rng unused(0);  // deterministic formats only (sparse_unsupported)
+        const Tensor wq = q ? quantize(w.detach(), *q, Ste::Identity, &unused) : w.detach();
+        c = SparseWeightCache{csr_from_dense(wq, mask_u8_, "weight"), w, mask_u8_, w.version(), mask_u8_.version(), q,
+                              true};
+    }
+    return c.m;
+}
+
 Tensor CompressedLinear::forward(const Tensor& x_in) {
     ENGINE_CHECK(x_in.dtype() == DType::F32, type_name(), ": f32 input expected, but got ", x_in.str());
     Tensor x = act_ && act_->sparsity > 0.0 ? prune_activation(x_in) : x_in;
@@ -107,6 +138,16 @@ Tensor CompressedLinear::forward(const Tensor& x_in) {
         if (b.defined()) b = quantize(b, quant_->bias, quant_->ste, &quant_rng_);
         Tensor y = linear_int8(x, quant_->data_in.fixed_point(), int8_weight(), quant_->weight.frac_width, b);
         if (quant_->data_out) y = quantize(y, *quant_->data_out, quant_->ste, &quant_rng_);
+        return y;
+    }
+    if (sparse_ && !GradMode::enabled() && sparse_unsupported().empty()) {
+        // the kept weights only: the same products as the dense masked matmul below
+        if (quant_) {
+            x = quantize(x, quant_->data_in, quant_->ste, &quant_rng_);
+            if (b.defined()) b = quantize(b, quant_->bias, quant_->ste, &quant_rng_);
+        }
+        Tensor y = linear_sparse(x, sparse_weight(), b);
+        if (quant_ && quant_->data_out) y = quantize(y, *quant_->data_out, quant_->ste, &quant_rng_);
         return y;
     }
     if (quant_) {
@@ -131,6 +172,26 @@ std::vector<std::string> set_integer_inference(Module& root, bool on, std::vecto
             yes.push_back(name);
         else if (not_int8)
             not_int8->push_back(name + ": " + why);
+    }
+    return on ? yes : std::vector<std::string>{};
+}
+
+std::vector<std::string> set_sparse_inference(Module& root, bool on, double min_sparsity,
+                                              std::vector<std::string>* not_sparse) {
+    ENGINE_CHECK(min_sparsity >= 0.0 && min_sparsity <= 1.0, "the minimum sparsity for sparse inference must be in ",
+                 "[0, 1], but got ", min_sparsity);
+    std::vector<std::string> yes;
+    for (const auto& [name, mod] : root.named_modules()) {
+        auto* c = dynamic_cast<CompressedLinear*>(mod.get());
+        if (!c) continue;
+        std::string why = c->sparse_unsupported();
+        if (why.empty() && c->weight_sparsity() < min_sparsity)
+            why = detail::concat("sparsity ", c->weight_sparsity(), " < ", min_sparsity, " (dense is faster)");
+        c->set_sparse_inference(on && why.empty());
+        if (why.empty())
+            yes.push_back(name);
+        else if (not_sparse)
+            not_sparse->push_back(name + ": " + why);
     }
     return on ? yes : std::vector<std::string>{};
 }

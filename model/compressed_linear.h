@@ -29,6 +29,7 @@
 
 #include "engine/ops/formats.h"
 #include "engine/ops/int8.h"
+#include "engine/ops/sparse.h"
 #include "model/module.h"
 
 namespace qbert::model {
@@ -85,6 +86,19 @@ public:
     // tensor is the layer's cached copy: read it, do not write it.
     Tensor int8_weight() const;
 
+    // Sparse inference (engine/ops/sparse.h): when on and no gradient is being recorded, a layer with a weight mask
+    // computes y = Q(x) CSR(Q(W) ⊙ M)^T + Q(b) from its kept weights only (the same products as the dense masked
+    // matmul, summed in another order: equal to float rounding). Integer inference, where on and supported, wins.
+    void set_sparse_inference(bool on) { sparse_ = on; }
+    bool sparse_inference() const { return sparse_; }
+    // Why this layer cannot run sparse ("" when it can): no weight mask, or a stochastic weight format (a fresh
+    // draw each call cannot be packed once).
+    std::string sparse_unsupported() const;
+    // Its masked (and quantized) weight in CSR, cached like int8_weight(); throws if unsupported.
+    const engine::CsrMatrix& sparse_weight() const;
+    // The fraction of the weight the mask prunes (0 without a mask).
+    double weight_sparsity() const;
+
     void set_activation_prune(std::optional<ActivationPruneConfig> a);
     const std::optional<ActivationPruneConfig>& activation_prune() const { return act_; }
 
@@ -112,7 +126,22 @@ private:
         engine::FixedPoint q;
     };
     mutable Int8WeightCache int8_cache_;
+    bool sparse_ = false;
+    struct SparseWeightCache {
+        engine::CsrMatrix m;
+        Tensor w, mask;
+        uint64_t w_version = 0, mask_version = 0;
+        std::optional<engine::NumberFormat> q;
+        bool valid = false;
+    };
+    mutable SparseWeightCache sparse_cache_;
 };
+
+// Sparse inference on or off for every CompressedLinear under `root` whose mask prunes at least `min_sparsity` of
+// its weight (below the measured crossover the dense matmul is faster: docs/sparse.md); returns the names of the
+// layers that will run sparse (on), and fills `not_sparse` (if given) with "<name>: <reason>" for the others.
+std::vector<std::string> set_sparse_inference(Module& root, bool on, double min_sparsity = 0.75,
+                                              std::vector<std::string>* not_sparse = nullptr);
 
 // Integer inference on or off for every CompressedLinear under `root`; returns the names of the layers that will
 // run on int8 operands (on), and fills `not_int8` (if given) with "<name>: <reason>" for those that will not.

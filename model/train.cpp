@@ -1,5 +1,9 @@
 #include "model/train.h"
 
+#include <set>
+
+#include "model/export.h"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -133,11 +137,7 @@ EvalResult evaluate(BertForSequenceClassification& m, const Encoded& data, int64
     return {data.size() ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0, data.size()};
 }
 
-void save_bert(const std::string& path, BertForSequenceClassification& m, const std::string& meta_json) {
-    Checkpoint ck;
-    ck.params = m.named_parameters();
-    for (auto& b : m.named_buffers()) ck.params.push_back(b);  // pruning masks (u8) beside their weights
-    ck.config_json = m.config().to_json();
+nlohmann::json checkpoint_structure_meta(const BertForSequenceClassification& m, const std::string& meta_json) {
     nlohmann::json meta = nlohmann::json::parse(meta_json.empty() ? "{}" : meta_json);
     meta["compression"] = nlohmann::json::parse(compression_state_json(m));
     // layers NAS replaced by Identity: they have no parameters, so only their names can bring them back
@@ -145,7 +145,15 @@ void save_bert(const std::string& path, BertForSequenceClassification& m, const 
     for (const auto& [name, mod] : m.named_modules())
         if (mod->type_name() == "Identity") identity.push_back(name);
     meta["identity_layers"] = identity;
-    ck.meta_json = meta.dump();
+    return meta;
+}
+
+void save_bert(const std::string& path, BertForSequenceClassification& m, const std::string& meta_json) {
+    Checkpoint ck;
+    ck.params = m.named_parameters();
+    for (auto& b : m.named_buffers()) ck.params.push_back(b);  // pruning masks (u8) beside their weights
+    ck.config_json = m.config().to_json();
+    ck.meta_json = checkpoint_structure_meta(m, meta_json).dump();
     save_checkpoint(path, ck);
 }
 
@@ -165,11 +173,26 @@ std::unique_ptr<BertForSequenceClassification> load_bert(const std::string& path
             m->replace_module(name.get<std::string>(), std::make_shared<Identity>());
     if (meta.contains("compression"))  // quantized / pruned layers first, so their masks have a place to load into
         apply_compression_state(*m, meta["compression"].dump(), "checkpoint '" + path + "'");
+    std::set<std::string> restored;  // an export's int8 / sparse layers and int8 embeddings (model/export.h)
+    if (meta.contains("export")) {
+        for (const auto& n : restore_exported(*m, ck, meta["export"], path)) {
+            const auto dot = n.rfind(".weight_");  // "<L>.weight_int8", "<L>.weight_csr_*": <L>.weight and its mask
+            if (dot != std::string::npos) {
+                restored.insert(n.substr(0, dot) + ".weight");
+                restored.insert(n.substr(0, dot) + ".weight_mask");
+            } else {  // "<E>.int8", "<E>.scale"
+                restored.insert(n.substr(0, n.rfind('.')));
+            }
+            restored.insert(n);
+        }
+        std::erase_if(ck.params, [&](const auto& p) { return restored.count(p.first) > 0; });
+    }
     NamedTensors params = m->named_parameters();
     for (auto& b : m->named_buffers()) params.push_back(b);
+    std::erase_if(params, [&](const auto& p) { return restored.count(p.first) > 0; });
     load_params_into(path, ck, params);
     for (const auto& [name, mod] : m->named_modules())  // the f32 copies of the masks just loaded
-        if (auto* c = dynamic_cast<CompressedLinear*>(mod.get()); c && c->has_weight_mask())
+        if (auto* c = dynamic_cast<CompressedLinear*>(mod.get()); c && c->has_weight_mask() && !restored.count(name + ".weight_mask"))
             c->set_weight_mask(c->weight_mask());
     if (meta_json) *meta_json = ck.meta_json;
     return m;

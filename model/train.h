@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "model/bert.h"
 #include "model/imdb.h"
 
@@ -122,5 +124,8 @@ std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_d
 // Loads a checkpoint written by train() or `qbert init`: the model (config from the file) and the meta JSON.
 std::unique_ptr<BertForSequenceClassification> load_bert(const std::string& path, std::string* meta_json = nullptr);
 void save_bert(const std::string& path, BertForSequenceClassification& m, const std::string& meta_json);
+// meta_json with what load_bert needs to rebuild m's structure: "compression" (compression_state_json) and
+// "identity_layers" (layers NAS replaced by Identity).
+nlohmann::json checkpoint_structure_meta(const BertForSequenceClassification& m, const std::string& meta_json);
 
 }  // namespace qbert::model

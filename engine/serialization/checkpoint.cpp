@@ -136,7 +136,8 @@ DType dtype_from_h5(const std::string& path, const std::string& ds_name, hid_t t
     fail(path, "dataset '" + ds_name + "' has an unsupported element type");
 }
 
-NamedTensors read_tensors(const std::string& path, hid_t file, const char* group) {
+NamedTensors read_tensors(const std::string& path, hid_t file, const char* group,
+                          std::map<std::string, int64_t>* stored = nullptr) {
     NamedTensors out;
     H5Id g(H5Gopen2(file, group, H5P_DEFAULT), H5Gclose);
     if (!g.ok()) fail(path, std::string("group '") + group + "' is missing or unreadable");
@@ -162,6 +163,7 @@ NamedTensors read_tensors(const std::string& path, hid_t file, const char* group
         const size_t nbytes = static_cast<size_t>(t.numel()) * dtype_size(t.dtype());
         if (static_cast<uint64_t>(read_int_attr(path, ds.get(), "fnv1a64")) != fnv1a64(t.raw_data(), nbytes))
             fail(path, "dataset '" + full + "' fails its checksum (corrupt file)");
+        if (stored) (*stored)[name] = static_cast<int64_t>(H5Dget_storage_size(ds.get()));
         out.emplace_back(name, t);
     }
     return out;
@@ -218,7 +220,7 @@ Checkpoint load_checkpoint(const std::string& path) {
                        std::to_string(kCheckpointVersion) + "\nhint: re-create the checkpoint with this qbert");
     ck.config_json = read_string_attr(path, file.get(), "config");
     ck.meta_json = read_string_attr(path, file.get(), "meta");
-    ck.params = read_tensors(path, file.get(), "params");
+    ck.params = read_tensors(path, file.get(), "params", &ck.stored_bytes);
     if (H5Lexists(file.get(), "optimizer", H5P_DEFAULT) > 0) {
         ck.optimizer = read_tensors(path, file.get(), "optimizer");
         H5Id g(H5Gopen2(file.get(), "optimizer", H5P_DEFAULT), H5Gclose);

@@ -12,6 +12,7 @@
 // engine::Error naming the file and the dataset.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "engine/optim/optim.h"
@@ -27,6 +28,8 @@ struct Checkpoint {
     std::string meta_json = "{}";
     NamedTensors optimizer;  // empty when absent
     int64_t optimizer_steps = 0;
+    // load_checkpoint: the bytes each params dataset takes in the file (H5Dget_storage_size), by name
+    std::map<std::string, int64_t> stored_bytes;
 };
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);

@@ -1,4 +1,5 @@
 #include "model/bert.h"
+#include "model/export.h"
 #include "model/train.h"
 #include "passes/analysis.h"
 #include "passes/calibrate.h"
@@ -6,7 +7,10 @@
 #include "passes/quantize.h"
 #include "support/helpers.h"
 
+#include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 using namespace qbert::test;
 namespace engine = qbert::engine;
@@ -620,4 +624,151 @@ TEST_CASE("integer inference: the cached int8 weights follow in-place weight upd
     REQUIRE(fq2 != fq1);
     REQUIRE(i82 == fq2);
     model::set_integer_inference(m, false);
+}
+
+namespace {
+// A small BERT, Q8.7 throughout, 80% of every Linear's weights pruned (L1, local); saved to `path`.
+std::unique_ptr<model::BertForSequenceClassification> deployable_bert(const std::string& path, bool quantized) {
+    Rng rng(4);
+    auto m = std::make_unique<model::BertForSequenceClassification>(small_bert(), rng);
+    m->train(false);
+    if (quantized) passes::quantize(*m, passes::QuantizeConfig::uniform(FixedPoint{8, 7}));
+    Rng prng(1);
+    passes::prune(*m, pcfg("[weight]\nsparsity = 0.8\nmethod = \"l1-norm\"\n[activation]\nsparsity = 0.0\n"), prng);
+    model::save_bert(path, *m, "{}");
+    return m;
+}
+
+std::vector<float> logits_of(model::BertForSequenceClassification& m) {
+    m.train(false);  // a loaded model starts in training mode (dropout)
+    const Tensor ids = qbert::test::ids_tensor({3, 9}, 100, 5);
+    const Tensor am = Tensor::full({3, 9}, 1.0, DType::I32);
+    NoGradGuard ng;
+    Rng d(0);
+    return m.logits(ids, am, d).to_vector_f32();
+}
+}  // namespace
+
+TEST_CASE("sparse inference: a pruned BERT gives the dense masked logits (exactly when fixed point)", "[passes][sparse]") {
+    qbert::test::TempDir dir;
+    for (const bool quantized : {false, true}) {
+        CAPTURE(quantized);
+        auto m = deployable_bert(dir.file("m.h5"), quantized);
+        const std::vector<float> dense = logits_of(*m);
+        std::vector<std::string> not_sparse;
+        const auto layers = model::set_sparse_inference(*m, true, 0.75, &not_sparse);
+        REQUIRE(layers.size() == passes::linear_layers(*m).size());
+        REQUIRE(not_sparse.empty());
+        const std::vector<float> sparse = logits_of(*m);
+        if (quantized) {
+            REQUIRE(sparse == dense);  // products and sums on the fixed-point grid: exact in either order
+        } else {
+            for (size_t i = 0; i < dense.size(); ++i) REQUIRE(std::abs(sparse[i] - dense[i]) <= 1e-5 * (1 + std::abs(dense[i])));
+        }
+        // above every layer's sparsity: none qualifies, and each says why
+        REQUIRE(model::set_sparse_inference(*m, true, 0.9, &not_sparse).empty());
+        REQUIRE_THAT(not_sparse.back(), Catch::Matchers::Contains("< 0.9 (dense is faster)"));
+        REQUIRE(logits_of(*m) == dense);
+    }
+}
+
+TEST_CASE("export: int8 and sparse exports load back with their kernels on and give the checkpoint's logits",
+          "[passes][export]") {
+    qbert::test::TempDir dir;
+    const std::string ckpt = dir.file("m.h5");
+    auto m = deployable_bert(ckpt, true);
+    const std::vector<float> want = logits_of(*m);
+    std::string meta;
+    auto loaded = model::load_bert(ckpt, &meta);
+    REQUIRE(logits_of(*loaded) == want);
+    struct Case {
+        bool int8, sparse, embeddings;
+        const char* kind;
+    };
+    for (const Case& c : {Case{true, false, false, "int8"}, Case{false, true, false, "sparse"},
+                          Case{true, true, false, "int8_sparse"}, Case{true, false, true, "int8"}}) {
+        CAPTURE(c.int8, c.sparse, c.embeddings);
+        model::ExportOptions o;
+        o.int8 = c.int8;
+        o.sparse = c.sparse;
+        o.int8_embeddings = c.embeddings;
+        const std::string out = dir.file("e.h5");
+        const auto done = model::export_model(*loaded, meta, ckpt, out, o);
+        const size_t linears = passes::linear_layers(*m).size();
+        REQUIRE(done.size() == linears + (c.embeddings ? 3 : 0));  // word, position, token type tables
+        REQUIRE(done.front().kind == std::string(c.kind));
+        // the int8 weights take a byte each, CSR 8 (fp32 value + column) or 5 (int8 value) per kept weight
+        const auto* first = dynamic_cast<const model::CompressedLinear*>(passes::linear_layers(*m).front().second.get());
+        const int64_t n = first->weight().numel(), out_f = first->weight().size(0);
+        const int64_t kept = static_cast<int64_t>(std::llround((1.0 - first->weight_sparsity()) * static_cast<double>(n)));
+        REQUIRE(done.front().bytes == (c.sparse ? 4 * (out_f + 1) + (c.int8 ? 5 : 8) * kept : n));
+        auto e = model::load_bert(out);
+        bool all_on = true;
+        for (const auto& [name, mod] : passes::linear_layers(*e)) {
+            const auto* cl = dynamic_cast<const model::CompressedLinear*>(mod.get());
+            all_on = all_on && (c.int8 ? cl->integer_inference() : cl->sparse_inference());
+        }
+        REQUIRE(all_on);
+        const std::vector<float> got = logits_of(*e);
+
+        if (!c.embeddings) {
+            REQUIRE(got == want);  // exact: the stored grid indices and kept weights are what the layers computed with
+        } else {  // per-row int8 embeddings round the inputs: close, not equal
+            REQUIRE(got != want);
+            for (size_t i = 0; i < want.size(); ++i) REQUIRE(std::abs(got[i] - want[i]) < 0.05);
+        }
+        // and back off, the exported model is an ordinary quantized, pruned model with the same logits
+        model::set_integer_inference(*e, false);
+        model::set_sparse_inference(*e, false);
+        REQUIRE(logits_of(*e) == got);
+    }
+}
+
+TEST_CASE("export: clear errors for nothing to export, corrupt files and arrays that do not fit", "[passes][export]") {
+    qbert::test::TempDir dir;
+    {  // fp32, unpruned: nothing qualifies
+        Rng rng(4);
+        model::BertForSequenceClassification plain(small_bert(), rng);
+        passes::quantize(plain, passes::QuantizeConfig::uniform(FixedPoint{12, 6}));
+        model::ExportOptions o;
+        o.int8 = true;
+        REQUIRE_THROWS_WITH(model::export_model(plain, "{}", "p.h5", dir.file("x.h5"), o),
+                            Catch::Matchers::Contains("no Linear layer to export as asked") &&
+                                Catch::Matchers::Contains("width of at most 8"));
+        REQUIRE_THROWS_WITH(model::export_model(plain, "{}", "p.h5", dir.file("x.h5"), model::ExportOptions{}),
+                            Catch::Matchers::Contains("nothing to export"));
+        REQUIRE(!std::filesystem::exists(dir.file("x.h5")));
+    }
+    const std::string ckpt = dir.file("m.h5");
+    auto m = deployable_bert(ckpt, true);
+    model::ExportOptions o;
+    o.int8 = o.sparse = true;
+    model::export_model(*m, "{}", ckpt, dir.file("e.h5"), o);
+    // a corrupt copy: one byte of the largest dataset flipped -> its checksum fails, naming the dataset
+    {
+        std::ifstream in(dir.file("e.h5"), std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), {});
+        bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5a);
+        std::ofstream(dir.file("bad.h5"), std::ios::binary) << bytes;
+    }
+    REQUIRE_THROWS_WITH(model::load_bert(dir.file("bad.h5")), Catch::Matchers::Contains("bad.h5"));
+    // arrays that do not fit the model: a grid index outside Q8.7's range cannot come from this format's export
+    engine::Checkpoint ck = engine::load_checkpoint(dir.file("e.h5"));
+    for (auto& [name, t] : ck.params)
+        if (name.ends_with(".weight_csr_col")) {
+            Tensor bad = t.clone();
+            bad.data<int32_t>()[0] = 1000;  // outside [0, in)
+            t = bad;
+            break;
+        }
+    engine::save_checkpoint(dir.file("cols.h5"), ck);
+    REQUIRE_THROWS_WITH(model::load_bert(dir.file("cols.h5")),
+                        Catch::Matchers::Contains("cols.h5") && Catch::Matchers::Contains("has column 1000, outside [0, 32)"));
+    ck = engine::load_checkpoint(dir.file("e.h5"));
+    nlohmann::json meta = nlohmann::json::parse(ck.meta_json);
+    meta["export"]["layers"]["bert.encoder.layer.0.nosuch"] = "int8";
+    ck.meta_json = meta.dump();
+    engine::save_checkpoint(dir.file("meta.h5"), ck);
+    REQUIRE_THROWS_WITH(model::load_bert(dir.file("meta.h5")),
+                        Catch::Matchers::Contains("layer 'bert.encoder.layer.0.nosuch' is exported as int8 but is not"));
 }

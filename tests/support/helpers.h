@@ -54,6 +54,24 @@ private:
     std::string prev_;
 };
 
+// f32 values drawn from N(0, scale^2) with `seed`.
+inline Tensor randn_f32(const Shape& s, uint64_t seed, double scale) {
+    Rng rng(seed);
+    std::vector<float> v(static_cast<size_t>(shape_numel(s)));
+    for (auto& x : v) x = static_cast<float>(rng.normal() * scale);
+    return Tensor::from_vector(v, s);
+}
+
+// OpenMP threads set for a scope, restored after.
+class ThreadsGuard {
+public:
+    explicit ThreadsGuard(int n) : prev_(engine::num_threads()) { engine::set_num_threads(n); }
+    ~ThreadsGuard() { engine::set_num_threads(prev_); }
+
+private:
+    int prev_;
+};
+
 // A fresh directory under the system temp dir, removed with everything in it when the guard goes.
 class TempDir {
 public:

@@ -86,4 +86,9 @@ template <class Q>
 void linear_int8_forward_fast(const Q* xq, const int8_t* wq, const float* b, float* y, int64_t rows, int64_t in,
                               int64_t out, float out_scale);
 
+// Sparse linear, same contract as ref::linear_sparse_forward_ref (and the same sums, bit for bit, with FMA):
+// tiles of tokens transposed so each kept weight is a broadcast and vector fmas across tokens (ops/sparse.h).
+void linear_sparse_forward_fast(const float* x, const int32_t* row_ptr, const int32_t* col, const float* val,
+                                const float* b, float* y, int64_t rows, int64_t in, int64_t out);
+
 }  // namespace qbert::engine::fast

@@ -127,4 +127,9 @@ template <class Q>
 void linear_int8_forward_ref(const Q* xq, const int8_t* wq, const float* b, float* y, int64_t rows, int64_t in,
                              int64_t out, float out_scale);
 
+// Sparse linear (ops/sparse.h): y[r,o] = sum_{p in row o of the CSR weight} val[p] * x[r, col[p]] (fma, in p order,
+// from 0) + b[o]; b may be null.
+void linear_sparse_forward_ref(const float* x, const int32_t* row_ptr, const int32_t* col, const float* val,
+                               const float* b, float* y, int64_t rows, int64_t in, int64_t out);
+
 }  // namespace qbert::engine::ref

@@ -10,13 +10,6 @@ using engine::FixedPoint;
 using Catch::Matchers::Contains;
 
 namespace {
-Tensor randn(const engine::Shape& s, uint64_t seed, double scale) {
-    Rng rng(seed);
-    std::vector<float> v(static_cast<size_t>(engine::shape_numel(s)));
-    for (auto& x : v) x = static_cast<float>(rng.normal() * scale);
-    return Tensor::from_vector(v, s);
-}
-
 Tensor half_mask(const engine::Shape& s, uint64_t seed) {
     Rng rng(seed);
     std::vector<uint8_t> m(static_cast<size_t>(engine::shape_numel(s)));
@@ -47,8 +40,8 @@ TEST_CASE("linear_int8 equals the fake-quant linear bit for bit (fp32 and bf16 m
     const std::vector<Case> cases{{{8, 4}, {8, 6}, false},   {{8, 3, false}, {8, 7}, true},
                                   {{6, 2}, {4, 3}, false},   {{8, 5, true, true}, {8, 6, true, true}, false},
                                   {{8, 4}, {7, 7, false}, false}};
-    const Tensor x0 = randn({3, 17, 96}, 1, 2.0), w = randn({40, 96}, 2, 0.3), mask = half_mask({40, 96}, 3);
-    const Tensor b = engine::fake_quant(randn({40}, 4, 0.5), FixedPoint{8, 4});
+    const Tensor x0 = randn_f32({3, 17, 96}, 1, 2.0), w = randn_f32({40, 96}, 2, 0.3), mask = half_mask({40, 96}, 3);
+    const Tensor b = engine::fake_quant(randn_f32({40}, 4, 0.5), FixedPoint{8, 4});
     for (const char* prec : {"f32", "bf16"})
         for (const char* mode : {"ref", "fast"})
             for (size_t c = 0; c < cases.size(); ++c) {
@@ -85,7 +78,7 @@ TEST_CASE("linear_int8: ref and fast kernels agree exactly on odd shapes; check 
     NoGradGuard ng;
     for (const auto& [rows, in, out] : {std::tuple{1, 1, 1}, std::tuple{129, 257, 65}, std::tuple{64, 768, 3}}) {
         CAPTURE(rows, in, out);
-        const Tensor x = randn({rows, in}, 7, 3.0), w = randn({out, in}, 8, 1.0), b = randn({out}, 9, 1.0);
+        const Tensor x = randn_f32({rows, in}, 7, 3.0), w = randn_f32({out, in}, 8, 1.0), b = randn_f32({out}, 9, 1.0);
         for (const FixedPoint& qx : {FixedPoint{8, 4}, FixedPoint{8, 5, false}}) {
             const FixedPoint qw{8, 6};
             Tensor r, f;
@@ -124,14 +117,14 @@ TEST_CASE("linear_int8: int32 sums stay exact beyond float's 2^24 (where the fak
 }
 
 TEST_CASE("linear_int8: clear errors for wide formats, NaN, shapes and gradients", "[ops][int8]") {
-    const Tensor w = randn({4, 8}, 1, 1.0), x = randn({2, 8}, 2, 1.0);
+    const Tensor w = randn_f32({4, 8}, 1, 1.0), x = randn_f32({2, 8}, 2, 1.0);
     REQUIRE_THROWS_WITH(engine::quantize_weight_int8(w, FixedPoint{9, 4}), Contains("signed width of at most 8"));
     REQUIRE_THROWS_WITH(engine::quantize_weight_int8(w, FixedPoint{8, 4, false}), Contains("unsigned one of at most 7"));
     const Tensor wi = engine::quantize_weight_int8(w, FixedPoint{8, 4});
     NoGradGuard ng;
     REQUIRE_THROWS_WITH(engine::linear_int8(x, FixedPoint{12, 4}, wi, 4), Contains("width of at most 8"));
-    REQUIRE_THROWS_WITH(engine::linear_int8(randn({2, 7}, 3, 1.0), FixedPoint{8, 4}, wi, 4), Contains("x.size(-1)"));
-    REQUIRE_THROWS_WITH(engine::linear_int8(x, FixedPoint{8, 4}, wi, 4, randn({5}, 4, 1.0)), Contains("bias"));
+    REQUIRE_THROWS_WITH(engine::linear_int8(randn_f32({2, 7}, 3, 1.0), FixedPoint{8, 4}, wi, 4), Contains("x.size(-1)"));
+    REQUIRE_THROWS_WITH(engine::linear_int8(x, FixedPoint{8, 4}, wi, 4, randn_f32({5}, 4, 1.0)), Contains("bias"));
     const Tensor two = Tensor::from_vector(std::vector<uint8_t>(32, 2), {4, 8});
     REQUIRE_THROWS_WITH(engine::quantize_weight_int8(w, FixedPoint{8, 4}, two), Contains("must hold 0 or 1"));
     REQUIRE_THROWS_WITH(engine::quantize_weight_int8(w, FixedPoint{0, 4}), Contains("width must be in [1, 32]"));
@@ -146,9 +139,9 @@ TEST_CASE("linear_int8: clear errors for wide formats, NaN, shapes and gradients
 }
 
 TEST_CASE("linear_int8 is inference only: an input that records gradients is refused", "[ops][int8]") {
-    Tensor x = randn({2, 8}, 2, 1.0);
+    Tensor x = randn_f32({2, 8}, 2, 1.0);
     x.set_requires_grad(true);
-    const Tensor wi = engine::quantize_weight_int8(randn({4, 8}, 1, 1.0), FixedPoint{8, 4});
+    const Tensor wi = engine::quantize_weight_int8(randn_f32({4, 8}, 1, 1.0), FixedPoint{8, 4});
     REQUIRE_THROWS_WITH(engine::linear_int8(x, FixedPoint{8, 4}, wi, 4), Contains("inference only"));
     NoGradGuard ng;
     REQUIRE(engine::linear_int8(x, FixedPoint{8, 4}, wi, 4).shape() == engine::Shape{2, 4});
@@ -157,8 +150,8 @@ TEST_CASE("linear_int8 is inference only: an input that records gradients is ref
 TEST_CASE("linear_int8: an input read by several layers is quantized once, and again after an in-place write",
           "[ops][int8]") {
     NoGradGuard ng;
-    Tensor x = randn({5, 16}, 1, 2.0);
-    const Tensor w1 = randn({3, 16}, 2, 0.5), w2 = randn({4, 16}, 3, 0.5);
+    Tensor x = randn_f32({5, 16}, 1, 2.0);
+    const Tensor w1 = randn_f32({3, 16}, 2, 0.5), w2 = randn_f32({4, 16}, 3, 0.5);
     const FixedPoint q{8, 4}, qw{8, 6};
     const auto fq = [&](const Tensor& in, const Tensor& w) { return fake_quant_linear(in, q, w, qw, Tensor(), Tensor()); };
     const auto i8 = [&](const Tensor& in, const Tensor& w, const FixedPoint& qx) {
@@ -168,6 +161,6 @@ TEST_CASE("linear_int8: an input read by several layers is quantized once, and a
     REQUIRE(i8(x, w2, q) == fq(x, w2).to_vector_f32());  // the same x, another layer (as key after query)
     // another format of the same input is quantized anew
     REQUIRE(i8(x, w2, FixedPoint{8, 2}) == fake_quant_linear(x, FixedPoint{8, 2}, w2, qw, Tensor(), Tensor()).to_vector_f32());
-    x.copy_(randn({5, 16}, 9, 2.0));  // new values in the same storage: the version moves on
+    x.copy_(randn_f32({5, 16}, 9, 2.0));  // new values in the same storage: the version moves on
     REQUIRE(i8(x, w1, q) == fq(x, w1).to_vector_f32());
 }

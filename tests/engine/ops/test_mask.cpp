@@ -14,15 +14,6 @@ std::vector<float> threshold_mask_under(const char* mode, const Tensor& x, doubl
     return engine::threshold_keep_mask(x, t).to_vector_f32();
 }
 
-// Restores the OpenMP thread count.
-class ThreadsGuard {
-public:
-    explicit ThreadsGuard(int n) : prev_(engine::num_threads()) { engine::set_num_threads(n); }
-    ~ThreadsGuard() { engine::set_num_threads(prev_); }
-
-private:
-    int prev_;
-};
 }  // namespace
 
 TEST_CASE("random_keep_mask: fast equals ref bit for bit, for any thread count", "[ops][mask][fast]") {

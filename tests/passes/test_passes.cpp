@@ -7,6 +7,8 @@
 #include "passes/quantize.h"
 #include "support/helpers.h"
 
+#include <hdf5.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -744,14 +746,26 @@ TEST_CASE("export: clear errors for nothing to export, corrupt files and arrays 
     model::ExportOptions o;
     o.int8 = o.sparse = true;
     model::export_model(*m, "{}", ckpt, dir.file("e.h5"), o);
-    // a corrupt copy: one byte of the largest dataset flipped -> its checksum fails, naming the dataset
+    // a corrupt copy: one byte of an exported array flipped -> its checksum fails, naming the file and dataset
+    const std::string csr = "params/bert.encoder.layer.0.attention.self.query.weight_csr_val";
+    std::filesystem::copy_file(dir.file("e.h5"), dir.file("bad.h5"));
+    haddr_t off;
     {
-        std::ifstream in(dir.file("e.h5"), std::ios::binary);
-        std::string bytes((std::istreambuf_iterator<char>(in)), {});
-        bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5a);
-        std::ofstream(dir.file("bad.h5"), std::ios::binary) << bytes;
+        hid_t f = H5Fopen(dir.file("bad.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t d = H5Dopen2(f, csr.c_str(), H5P_DEFAULT);
+        off = H5Dget_offset(d);
+        H5Dclose(d);
+        H5Fclose(f);
     }
-    REQUIRE_THROWS_WITH(model::load_bert(dir.file("bad.h5")), Catch::Matchers::Contains("bad.h5"));
+    REQUIRE(off != HADDR_UNDEF);
+    {
+        std::fstream f(dir.file("bad.h5"), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(off) + 3);
+        f.put('\x5A');
+    }
+    REQUIRE_THROWS_WITH(model::load_bert(dir.file("bad.h5")),
+                        Catch::Matchers::Contains("bad.h5") && Catch::Matchers::Contains("weight_csr_val") &&
+                            Catch::Matchers::Contains("checksum"));
     // arrays that do not fit the model: a grid index outside Q8.7's range cannot come from this format's export
     engine::Checkpoint ck = engine::load_checkpoint(dir.file("e.h5"));
     for (auto& [name, t] : ck.params)

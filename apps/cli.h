@@ -16,7 +16,7 @@ namespace qbert::apps {
 
 // quantize, prune, analyze, fake-quant (apps/compress.cpp)
 struct CompressCommands {
-    CLI::App *quantize = nullptr, *prune = nullptr, *analyze = nullptr, *fake_quant = nullptr, *export_ = nullptr;
+    CLI::App *quantize = nullptr, *prune = nullptr, *analyze = nullptr, *fake_quant = nullptr, *export_ = nullptr, *prune_structured = nullptr;
     experiments::CompressOptions o;
 };
 void register_compress_commands(CLI::App& app, CompressCommands& c);

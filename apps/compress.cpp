@@ -37,6 +37,27 @@ void register_compress_commands(CLI::App& app, CompressCommands& c) {
     add_data_options(c.prune, o);
     c.prune->add_option("--finetune-epochs", o.epochs, "fine-tuning epochs after pruning")->capture_default_str();
 
+    c.prune_structured = app.add_subcommand(
+        "prune-structured", "remove whole attention heads and feed-forward neurons (a smaller dense model); prints "
+                            "accuracy and inference speed before and after");
+    {
+        CLI::App* a = c.prune_structured;
+        a->add_option("--checkpoint", o.checkpoint, "checkpoint to start from (.h5)")->required();
+        a->add_option("--out", o.out, "checkpoint to write (.h5)")->required();
+        a->add_option("--heads", o.heads, "fraction of attention heads removed")->capture_default_str()->check(CLI::Range(0.0, 0.999));
+        a->add_option("--neurons", o.neurons, "fraction of feed-forward neurons removed")->capture_default_str()->check(CLI::Range(0.0, 0.999));
+        a->add_option("--importance", o.importance, "l1 | l2: norm of a unit's weights")->capture_default_str();
+        a->add_option("--scope", o.scope, "local (each layer the same fraction) | global (one ranking)")->capture_default_str();
+        a->add_option("--finetune-epochs", o.epochs, "fine-tuning epochs after pruning")->capture_default_str();
+        a->add_option("--lr", o.lr, "fine-tuning peak learning rate (linear decay)")->capture_default_str();
+        a->add_option("--train-limit", o.train_limit, "fine-tune on the first N training reviews (0 = all)")->capture_default_str();
+        a->add_option("--test-limit", o.test_limit, "evaluate on the first N test reviews (0 = all)")->capture_default_str();
+        a->add_option("--speed-iters", o.speed_iters, "timed inference steps per round (0: no timing)")->capture_default_str();
+        a->add_option("--data", o.data_root, "data root")->capture_default_str();
+        a->add_option("--seed", o.seed, "seed (fine-tuning order, dropout)")->capture_default_str();
+        a->add_option("--threads", o.threads)->capture_default_str();
+    }
+
     c.analyze = app.add_subcommand("analyze", "per-layer parameters, non-zeros, sparsity, bits and deployed size");
     c.analyze->add_option("--checkpoint", o.checkpoint, "checkpoint (.h5)")->required();
 
@@ -77,6 +98,7 @@ std::optional<int> run_compress_commands(const CompressCommands& c) {
     if (*c.prune) return experiments::run_prune(c.o);
     if (*c.analyze) return experiments::run_analyze(c.o);
     if (*c.export_) return experiments::run_export(c.o);
+    if (*c.prune_structured) return experiments::run_prune_structured(c.o);
     if (*c.fake_quant) return experiments::run_fake_quant(c.o, std::cin);
     return std::nullopt;
 }

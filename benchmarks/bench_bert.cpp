@@ -10,8 +10,11 @@
 // logits where the float sums are exact); infer-masked = infer with every Linear pruned to --sparsity (L1, local;
 // default 0.9) by its dense masked matmul, infer-sparse = that model on the sparse CSR kernel (model::
 // set_sparse_inference; the same products, summed in another order).
+// infer-structured = infer after removing --structured of the attention heads and of the feed-forward neurons of
+// every layer (passes/structured.h, L1, local; default 0.5): a smaller dense model.
 // --checkpoint FILE benchmarks a saved or exported model (qbert export) instead of a preset: infer runs it as
-// stored (its int8 and sparse layers on their kernels when the file is an export), infer-dense with those paths off.
+// stored (its int8 and sparse layers on their kernels when the file is an export), infer-dense with those paths off,
+// infer-sparse with every pruned layer on the CSR kernel.
 // Same presets (tiny, mini, small), same warm-up (2 steps) and timed iterations (--iters, default 10).
 // A header line starting with '#' gives the build, threads, kernels, seed and dropout. The peer's model has no
 // dropout layers, so the default here is dropout 0: the same computation on both sides.
@@ -29,6 +32,7 @@
 #include "model/train.h"
 #include "passes/prune.h"
 #include "passes/quantize.h"
+#include "passes/structured.h"
 
 using namespace qbert;
 using namespace qbert::engine;
@@ -49,11 +53,12 @@ struct Options {
     bool full_last_layer = false;
     FormatKind format = FormatKind::Integer;  // qat: every Linear in this format (passes::example_quant_config)
     double sparsity = 0.9;                    // infer-masked, infer-sparse
+    double structured = 0.5;                  // infer-structured
     std::string checkpoint;                   // a saved model instead of a preset
 };
 
 const std::vector<std::string> kModes{"train", "qat", "sparse", "infer", "infer-fq", "infer-int8", "infer-masked",
-                                      "infer-sparse", "infer-dense"};
+                                      "infer-sparse", "infer-dense", "infer-structured"};
 
 void run(const std::string& mode, const std::string& cfg_name, const Options& o) {
     const int64_t B = o.B, T = o.T;
@@ -76,7 +81,15 @@ void run(const std::string& mode, const std::string& cfg_name, const Options& o)
     const model::BertConfig& cfg = m.config();
     m.set_cls_only_last_layer(!o.full_last_layer);
     const bool inference = mode.rfind("infer", 0) == 0;
-    if (mode == "infer-masked" || mode == "infer-sparse") {
+    if (mode == "infer-structured") {
+        passes::StructuredSpec spec;
+        spec.heads = spec.neurons = o.structured;
+        Rng srng = rng.fork("structured");
+        passes::prune_structured(m, spec, srng);
+    }
+    if (!o.checkpoint.empty() && mode == "infer-sparse") {  // a pruned checkpoint: its own masks, on the CSR kernel
+        if (model::set_sparse_inference(m, true, 0.0).empty()) throw Error("infer-sparse: the checkpoint has no pruned Linear layer");
+    } else if (mode == "infer-masked" || mode == "infer-sparse") {
         passes::PruneConfig pc;
         pc.weight = passes::PruneSpec{o.sparsity, model::PruneMethod::L1Norm, model::PruneScope::Local};
         Rng prune_rng = rng.fork("prune");
@@ -137,10 +150,12 @@ int main(int argc, char** argv) {
     Options o;
     std::string modes = "train,infer", configs = "tiny,mini", kernels = "fast", matmul = "f32";
     app.add_option("--threads", threads)->capture_default_str();
-    app.add_option("--modes", modes, "train,qat,sparse,infer,infer-fq,infer-int8,infer-masked,infer-sparse; with "
+    app.add_option("--modes", modes, "train,qat,sparse,infer,infer-fq,infer-int8,infer-masked,infer-sparse,infer-structured; with "
                    "--checkpoint: infer, infer-dense")->capture_default_str();
     app.add_option("--sparsity", o.sparsity, "infer-masked, infer-sparse: fraction of each Linear's weights pruned")
         ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    app.add_option("--structured", o.structured, "infer-structured: fraction of heads and neurons removed")
+        ->capture_default_str()->check(CLI::Range(0.0, 0.999));
     app.add_option("--checkpoint", o.checkpoint, "benchmark this saved or exported model (.h5) instead of the presets");
     app.add_option("--configs", configs, "tiny,mini,small")->capture_default_str();
     app.add_option("--batch", o.B)->capture_default_str();
@@ -178,7 +193,7 @@ int main(int argc, char** argv) {
             for (const auto& mo : split_csv(modes)) {
                 if (std::find(kModes.begin(), kModes.end(), mo) == kModes.end())
                     throw Error("unknown mode '" + mo + "'; valid: train, qat, sparse, infer, infer-fq, infer-int8, "
-                                "infer-masked, infer-sparse, infer-dense");
+                                "infer-masked, infer-sparse, infer-dense, infer-structured");
                 if (mo == "infer-dense" && o.checkpoint.empty())
                     throw Error("mode infer-dense needs --checkpoint (a preset model is dense already)");
                 run(mo, c, o);

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "model/bert.h"
+
 namespace qbert::experiments {
 
 struct CompressOptions {
@@ -21,6 +23,10 @@ struct CompressOptions {
     int64_t calib_batches = 8;
     uint64_t seed = 0;
     int threads = 2;
+    // prune-structured (passes/structured.h)
+    double heads = 0.0, neurons = 0.0;
+    std::string importance = "l1", scope = "local";
+    int speed_iters = 10;  // timed inference steps (batch 32, seq 128) before and after; 0 = no timing
     // export (model/export.h)
     bool export_int8 = false, export_sparse = false, fp32_embeddings = false;
     double sparse_min = 0.75;
@@ -38,6 +44,11 @@ struct CompressOptions {
 int run_quantize(const CompressOptions& o);
 int run_prune(const CompressOptions& o);
 int run_analyze(const CompressOptions& o);
+// qbert prune-structured: removes heads and neurons (passes/structured.h), fine-tunes, prints accuracy and
+// inference speed before and after (speedup=...), and saves the smaller model.
+int run_prune_structured(const CompressOptions& o);
+// Inference throughput of `m` on random tokens (batch 32, seq 128, no gradients): seq/s, median of 3 rounds.
+double inference_seq_per_s(model::BertForSequenceClassification& m, int iters, uint64_t seed);
 // qbert export: writes o.out from o.checkpoint (model/export.h), prints each exported layer and the sizes.
 int run_export(const CompressOptions& o);
 // The bytes each layer takes in the file `path` (datasets grouped by layer), and the file's total.

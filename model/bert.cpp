@@ -99,6 +99,36 @@ BertForSequenceClassification::BertForSequenceClassification(const BertConfig& c
     register_module("classifier", dense(c.hidden_size, c.num_labels, rng, c));
 }
 
+std::vector<LayerShape> BertForSequenceClassification::layer_shapes() const {
+    const BertConfig& c = config_;
+    const int64_t hs = c.hidden_size / c.num_attention_heads;
+    std::vector<LayerShape> out;
+    const Module& layers = at(*this, "bert.encoder.layer");
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+        const Module& layer = layers.child(std::to_string(i));
+        LayerShape s{c.num_attention_heads, c.intermediate_size};
+        if (const auto* q = dynamic_cast<const Linear*>(&at(layer, "attention.self.query"))) s.heads = q->out_features() / hs;
+        if (const auto* d = dynamic_cast<const Linear*>(&at(layer, "intermediate.dense"))) s.intermediate = d->out_features();
+        out.push_back(s);
+    }
+    return out;
+}
+
+void BertForSequenceClassification::set_layer_shape(int64_t i, const LayerShape& s, Rng& rng) {
+    const BertConfig& c = config_;
+    ENGINE_CHECK(i >= 0 && i < c.num_hidden_layers, "set_layer_shape: layer ", i, " of ", c.num_hidden_layers);
+    ENGINE_CHECK(s.heads >= 1 && s.heads <= c.num_attention_heads && s.intermediate >= 1 &&
+                     s.intermediate <= c.intermediate_size,
+                 "layer ", i, ": ", s.heads, " heads and ", s.intermediate, " neurons; 1..", c.num_attention_heads,
+                 " heads and 1..", c.intermediate_size, " neurons expected");
+    const int64_t H = c.hidden_size, w = s.heads * (H / c.num_attention_heads);
+    const std::string p = "bert.encoder.layer." + std::to_string(i) + ".";
+    for (const char* n : {"query", "key", "value"}) replace_module(p + "attention.self." + n, dense(H, w, rng, c));
+    replace_module(p + "attention.output.dense", dense(w, H, rng, c));
+    replace_module(p + "intermediate.dense", dense(H, s.intermediate, rng, c));
+    replace_module(p + "output.dense", dense(s.intermediate, H, rng, c));
+}
+
 Tensor BertForSequenceClassification::logits(const Tensor& ids, const Tensor& am, Rng& rng) {
     const BertConfig& c = config_;
     ENGINE_CHECK_SHAPE(ids.dim() == 2 && am.shape() == ids.shape(), "bert: input_ids and attention_mask must both be [B,T], but got ",
@@ -125,21 +155,24 @@ Tensor BertForSequenceClassification::logits(const Tensor& ids, const Tensor& am
         float* d = maskadd.data<float>();
         for (int64_t i = 0; i < B * T; ++i) d[i] = m[i] ? 0.0f : -10000.0f;
     }
-    const double inv_sqrt_hs = 1.0 / std::sqrt(static_cast<double>(H / NH));
+    const int64_t HS = H / NH;  // head size; a structurally pruned layer has fewer heads of this size
+    const double inv_sqrt_hs = 1.0 / std::sqrt(static_cast<double>(HS));
     Module& layers = at(*this, "bert.encoder.layer");
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
         Module& layer = layers.child(std::to_string(i));
         Module& self = at(layer, "attention.self");
         // Queries (and everything after attention) at Tq positions: all T, or only [CLS] in the last layer
         const bool cls_only = cls_only_last_layer_ && i + 1 == c.num_hidden_layers;
-        Tensor k = split_heads(self.child("key").forward(x), NH);
-        Tensor v = split_heads(self.child("value").forward(x), NH);
+        const auto* qlin = dynamic_cast<const Linear*>(&self.child("query"));
+        const int64_t nh = qlin ? qlin->out_features() / HS : NH;
+        Tensor k = split_heads(self.child("key").forward(x), nh);
+        Tensor v = split_heads(self.child("value").forward(x), nh);
         if (cls_only) x = slice(x, 1, 0, 1);  // [B,1,H]
         const int64_t Tq = x.size(1);
         // scores = (q / sqrt(HS)) k^T: scaling q costs B*Tq*H, scaling the scores would cost B*NH*Tq*T
-        Tensor q = split_heads(scale(self.child("query").forward(x), inv_sqrt_hs), NH);
+        Tensor q = split_heads(scale(self.child("query").forward(x), inv_sqrt_hs), nh);
         Tensor probs = dropout(softmax(matmul(q, k, false, true), maskadd), p_attn, rng, train);  // [B,NH,Tq,T]
-        Tensor ctx = reshape(permute(matmul(probs, v), {0, 2, 1, 3}), {B, Tq, H});
+        Tensor ctx = reshape(permute(matmul(probs, v), {0, 2, 1, 3}), {B, Tq, nh * HS});
         Module& so = at(layer, "attention.output");
         x = so.child("LayerNorm").forward(add(x, dropout(so.child("dense").forward(ctx), p_hidden, rng, train)));
         Tensor h = gelu(at(layer, "intermediate.dense").forward(x));

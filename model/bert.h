@@ -36,6 +36,13 @@ private:
     int64_t size_ = 0;
 };
 
+// One encoder layer's width: its attention heads and feed-forward neurons (structured pruning makes them differ
+// from the config's num_attention_heads and intermediate_size; the head size hidden / num_attention_heads stays).
+struct LayerShape {
+    int64_t heads = 0, intermediate = 0;
+    bool operator==(const LayerShape&) const = default;
+};
+
 class BertForSequenceClassification : public Module {
 public:
     // Initialized as Hugging Face's BERT: N(0, initializer_range) weights and embeddings (the padding row 0
@@ -47,6 +54,13 @@ public:
     // Dropout draws from `rng` when training().
     Tensor logits(const Tensor& input_ids, const Tensor& attention_mask, engine::Rng& rng);
     const BertConfig& config() const { return config_; }
+
+    // Each encoder layer's heads and neurons, read from its Linear layers (the config's for a layer NAS replaced).
+    std::vector<LayerShape> layer_shapes() const;
+    // Gives layer i `shape`: its query/key/value, attention output, intermediate and output Linear layers are
+    // replaced by plain, freshly initialized (from `rng`) ones of the new sizes; the caller fills them. At least
+    // one head and one neuron.
+    void set_layer_shape(int64_t i, const LayerShape& shape, engine::Rng& rng);
 
     // The classifier reads only the [CLS] position of the last layer, so by default that layer computes its
     // query, attention, output dense and feed-forward for position 0 only (keys and values still see every

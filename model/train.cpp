@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <cmath>
@@ -145,6 +146,16 @@ nlohmann::json checkpoint_structure_meta(const BertForSequenceClassification& m,
     for (const auto& [name, mod] : m.named_modules())
         if (mod->type_name() == "Identity") identity.push_back(name);
     meta["identity_layers"] = identity;
+    // structured pruning: layers narrower than the config ([heads, neurons] per layer)
+    const auto shapes = m.layer_shapes();
+    const LayerShape full{m.config().num_attention_heads, m.config().intermediate_size};
+    if (std::any_of(shapes.begin(), shapes.end(), [&](const LayerShape& s) { return !(s == full); })) {
+        nlohmann::json js = nlohmann::json::array();
+        for (const auto& s : shapes) js.push_back({s.heads, s.intermediate});
+        meta["layer_shapes"] = js;
+    } else {
+        meta.erase("layer_shapes");
+    }
     return meta;
 }
 
@@ -171,6 +182,19 @@ std::unique_ptr<BertForSequenceClassification> load_bert(const std::string& path
     if (meta.contains("identity_layers"))
         for (const auto& name : meta["identity_layers"])
             m->replace_module(name.get<std::string>(), std::make_shared<Identity>());
+    if (meta.contains("layer_shapes")) {  // structurally pruned: narrower layers first, then their parameters load
+        const auto& js = meta["layer_shapes"];
+        if (!js.is_array() || static_cast<int64_t>(js.size()) != cfg.num_hidden_layers)
+            throw Error(concat("checkpoint '", path, "': meta.layer_shapes must list [heads, neurons] for each of the ",
+                               cfg.num_hidden_layers, " layers"));
+        for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
+            const auto& e = js[static_cast<size_t>(i)];
+            if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_number_integer())
+                throw Error(concat("checkpoint '", path, "': meta.layer_shapes[", i, "] must be [heads, neurons], got ",
+                                   e.dump()));
+            m->set_layer_shape(i, LayerShape{e[0].get<int64_t>(), e[1].get<int64_t>()}, rng);
+        }
+    }
     if (meta.contains("compression"))  // quantized / pruned layers first, so their masks have a place to load into
         apply_compression_state(*m, meta["compression"].dump(), "checkpoint '" + path + "'");
     std::set<std::string> restored;  // an export's int8 / sparse layers and int8 embeddings (model/export.h)

@@ -5,6 +5,7 @@
 #include "passes/calibrate.h"
 #include "passes/prune.h"
 #include "passes/quantize.h"
+#include "passes/structured.h"
 #include "support/helpers.h"
 
 #include <hdf5.h>
@@ -785,4 +786,103 @@ TEST_CASE("export: clear errors for nothing to export, corrupt files and arrays 
     engine::save_checkpoint(dir.file("meta.h5"), ck);
     REQUIRE_THROWS_WITH(model::load_bert(dir.file("meta.h5")),
                         Catch::Matchers::Contains("layer 'bert.encoder.layer.0.nosuch' is exported as int8 but is not"));
+}
+
+TEST_CASE("structured pruning removes heads and neurons: the same logits as zeroing what they feed, smaller layers",
+          "[passes][structured]") {
+    qbert::test::TempDir dir;
+    for (const bool global : {false, true}) {
+        CAPTURE(global);
+        Rng rng(4);
+        model::BertForSequenceClassification m(small_bert(), rng);  // 2 layers, 2 heads of 16, 64 neurons
+        m.train(false);
+        model::save_bert(dir.file("full.h5"), m, "{}");
+        passes::StructuredSpec spec;
+        spec.heads = 0.5;
+        spec.neurons = 0.25;
+        spec.global = global;
+        spec.norm = global ? passes::UnitNorm::L2 : passes::UnitNorm::L1;
+        Rng prng(1);
+        const auto report = passes::prune_structured(m, spec, prng);
+        REQUIRE(report.size() == 2);
+        int64_t heads = 0, neurons = 0;
+        for (const auto& l : report) {
+            heads += static_cast<int64_t>(l.kept_heads.size());
+            neurons += static_cast<int64_t>(l.kept_neurons.size());
+            REQUIRE(!l.kept_heads.empty());
+            REQUIRE(std::is_sorted(l.kept_neurons.begin(), l.kept_neurons.end()));
+        }
+        REQUIRE(heads == 2);     // half of 4
+        REQUIRE(neurons == 96);  // three quarters of 128
+        if (!global)
+            for (const auto& s : m.layer_shapes()) REQUIRE(s == model::LayerShape{1, 48});
+        // the reference: the full model with the removed units' outgoing columns zeroed contributes nothing
+        // through them, which is exactly what removing them computes
+        auto ref = model::load_bert(dir.file("full.h5"));
+        {
+            NoGradGuard ng;
+            for (const auto& l : report) {
+                const std::string p = "bert.encoder.layer." + std::to_string(l.layer) + ".";
+                for (auto& [name, t] : ref->named_parameters()) {
+                    if (name == p + "attention.output.dense.weight") {
+                        float* w = t.data<float>();
+                        for (int64_t h = 0; h < l.heads_before; ++h)
+                            if (std::find(l.kept_heads.begin(), l.kept_heads.end(), h) == l.kept_heads.end())
+                                for (int64_t r = 0; r < 32; ++r)
+                                    for (int64_t c = h * 16; c < (h + 1) * 16; ++c) w[r * 32 + c] = 0.0f;
+                    }
+                    if (name == p + "output.dense.weight") {
+                        float* w = t.data<float>();
+                        for (int64_t j = 0; j < l.neurons_before; ++j)
+                            if (std::find(l.kept_neurons.begin(), l.kept_neurons.end(), j) == l.kept_neurons.end())
+                                for (int64_t r = 0; r < 32; ++r) w[r * 64 + j] = 0.0f;
+                    }
+                }
+            }
+        }
+        const std::vector<float> want = logits_of(*ref), got = logits_of(m);
+        for (size_t i = 0; i < want.size(); ++i) REQUIRE(std::abs(got[i] - want[i]) <= 1e-5 * (1 + std::abs(want[i])));
+        REQUIRE(m.num_parameters() < ref->num_parameters());
+        // saved and loaded: the narrower layers come back, with the same logits
+        model::save_bert(dir.file("small.h5"), m, "{}");
+        auto back = model::load_bert(dir.file("small.h5"));
+        REQUIRE(back->layer_shapes() == m.layer_shapes());
+        REQUIRE(logits_of(*back) == got);
+    }
+}
+
+TEST_CASE("structured pruning keeps the most important units, and a layer's quantization and mask", "[passes][structured]") {
+    Rng rng(4);
+    model::BertForSequenceClassification m(small_bert(), rng);
+    m.train(false);
+    {  // make head 1 of layer 0 and neurons 60..63 of layer 0 the largest
+        NoGradGuard ng;
+        for (auto& [name, t] : m.named_parameters()) {
+            if (name == "bert.encoder.layer.0.attention.self.query.weight")
+                for (int64_t i = 16 * 32; i < 32 * 32; ++i) t.data<float>()[i] *= 10.0f;
+            if (name == "bert.encoder.layer.0.intermediate.dense.weight")
+                for (int64_t i = 60 * 32; i < 64 * 32; ++i) t.data<float>()[i] *= 100.0f;
+        }
+    }
+    passes::quantize(m, passes::QuantizeConfig::uniform(FixedPoint{8, 7}));
+    Rng p1(1);
+    passes::prune(m, pcfg("[weight]\nsparsity = 0.5\nmethod = \"l1-norm\"\n[activation]\nsparsity = 0.0\n"), p1);
+    passes::StructuredSpec spec;
+    spec.heads = 0.5;
+    spec.neurons = 0.9375;  // keep 4 of 64
+    Rng p2(2);
+    const auto report = passes::prune_structured(m, spec, p2);
+    REQUIRE(report[0].kept_heads == std::vector<int64_t>{1});
+    REQUIRE(report[0].kept_neurons == std::vector<int64_t>{60, 61, 62, 63});
+    for (const auto& [name, mod] : passes::linear_layers(m)) {
+        CAPTURE(name);
+        const auto* c = dynamic_cast<const model::CompressedLinear*>(mod.get());
+        REQUIRE(c);
+        REQUIRE(c->quant().has_value());
+        REQUIRE(c->has_weight_mask());
+        REQUIRE(c->weight_mask().shape() == c->weight().shape());
+    }
+    passes::StructuredSpec bad;
+    bad.heads = 1.0;
+    REQUIRE_THROWS_WITH(passes::prune_structured(m, bad, p2), Catch::Matchers::Contains("must be in [0, 1)"));
 }

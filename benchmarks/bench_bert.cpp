@@ -194,6 +194,9 @@ int main(int argc, char** argv) {
                 if (std::find(kModes.begin(), kModes.end(), mo) == kModes.end())
                     throw Error("unknown mode '" + mo + "'; valid: train, qat, sparse, infer, infer-fq, infer-int8, "
                                 "infer-masked, infer-sparse, infer-dense, infer-structured");
+                if (!o.checkpoint.empty() && mo != "infer" && mo != "infer-dense" && mo != "infer-sparse")
+                    throw Error("with --checkpoint the modes are infer, infer-dense and infer-sparse (the others "
+                                "build their own quantized or pruned model from a preset), not '" + mo + "'");
                 if (mo == "infer-dense" && o.checkpoint.empty())
                     throw Error("mode infer-dense needs --checkpoint (a preset model is dense already)");
                 run(mo, c, o);

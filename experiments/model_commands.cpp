@@ -102,13 +102,14 @@ int run_train(const std::string& config, const std::vector<std::string>& sets, c
 }
 
 void enable_deploy(model::Module& m, const std::string& ckpt, const DeployOptions& d, FILE* out) {
-    std::vector<std::string> not_int8, not_sparse;
-    const auto int8 = model::set_integer_inference(m, d.int8, &not_int8);
+    // only what was asked is switched on; nothing is switched off (an export's layers keep their kernels)
+    std::vector<std::string> not_int8, not_sparse, int8, sparse;
+    if (d.int8) int8 = model::set_integer_inference(m, true, &not_int8);
     if (d.int8 && int8.empty())
         throw engine::Error("--int8: checkpoint '" + ckpt + "' has no Linear layer with fixed-point inputs and weights " +
                             "of at most 8 bits (quantize it first: qbert quantize --config ...)" +
                             (not_int8.empty() ? std::string() : "; e.g. " + not_int8.front()));
-    const auto sparse = model::set_sparse_inference(m, d.sparse, d.sparse_min, &not_sparse);
+    if (d.sparse) sparse = model::set_sparse_inference(m, true, d.sparse_min, &not_sparse);
     if (d.sparse && sparse.empty())
         throw engine::Error("--sparse: checkpoint '" + ckpt + "' has no pruned Linear layer of sparsity >= " +
                             std::to_string(d.sparse_min) + " (prune it first: qbert prune ...)" +
@@ -119,10 +120,13 @@ void enable_deploy(model::Module& m, const std::string& ckpt, const DeployOption
         std::fprintf(out, "; embeddings, LayerNorm, GELU, softmax and the attention matmuls stay float\n");
     }
     if (d.sparse) {
-        size_t both = 0;  // int8 wins where a layer qualifies for both
-        for (const auto& n : sparse) both += std::find(int8.begin(), int8.end(), n) != int8.end();
-        std::fprintf(out, "sparse: %zu pruned Linear layers on the CSR kernel", sparse.size() - (d.int8 ? both : 0));
-        if (d.int8 && both) std::fprintf(out, " (%zu more run int8 instead)", both);
+        size_t both = 0;  // int8 wins where a layer runs int8 (asked now, or an int8 export's layer)
+        for (const auto& [name, mod] : m.named_modules())
+            if (const auto* c = dynamic_cast<const model::CompressedLinear*>(mod.get());
+                c && c->sparse_inference() && c->integer_inference() && c->int8_unsupported().empty())
+                ++both;
+        std::fprintf(out, "sparse: %zu pruned Linear layers on the CSR kernel", sparse.size() - both);
+        if (both) std::fprintf(out, " (%zu more run int8 instead)", both);
         if (!not_sparse.empty())
             std::fprintf(out, "; %zu stay dense (first: %s)", not_sparse.size(), not_sparse.front().c_str());
         std::fprintf(out, "\n");
@@ -208,7 +212,7 @@ int run_predict(const std::string& ckpt, const std::string& text, const std::str
     engine::set_num_threads(threads);
     std::string meta;
     auto m = model::load_bert(ckpt, &meta);
-    enable_deploy(*m, ckpt, deploy, stderr);  // stdout is the predictions
+    if (deploy.any()) enable_deploy(*m, ckpt, deploy, stderr);  // stdout is the predictions
     const std::string vocab = vocab_opt.empty() ? meta_string(meta, "vocab", "data/vocab/bert-base-uncased-vocab.txt") : vocab_opt;
     const model::Tokenizer tok = model::Tokenizer::from_file(vocab);
     const int64_t max_len = meta_int(meta, "max_len", 256);

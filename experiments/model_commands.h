@@ -29,8 +29,9 @@ int run_eval(const std::string& ckpt, const std::string& split, int64_t limit, c
              const std::string& vocab, int threads, const DeployOptions& deploy = {});
 int run_predict(const std::string& ckpt, const std::string& text, const std::string& vocab, int threads,
                 const DeployOptions& deploy = {});
-// Turns on what `d` asks for in `m` (a model loaded from `ckpt`) and prints which layers run how on `out`; asking
-// for a path no layer qualifies for is an error (it would silently measure the float model).
+// Turns on what `d` asks for in `m` (a model loaded from `ckpt`; nothing is turned off, so an export keeps its
+// kernels) and prints which layers run how on `out`; asking for a path no layer qualifies for is an error (it
+// would silently measure the float model).
 void enable_deploy(model::Module& m, const std::string& ckpt, const DeployOptions& d, FILE* out = stdout);
 int run_tokenize(const std::string& vocab, int64_t max_len);
 int run_init(const std::string& config, const std::vector<std::string>& sets, const std::string& out);

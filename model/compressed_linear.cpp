@@ -127,6 +127,15 @@ const CsrMatrix& CompressedLinear::sparse_weight() const {
     return c.m;
 }
 
+Tensor CompressedLinear::inference_bias(const Tensor& b) {
+    if (!b.defined() || !quant_) return b;
+    if (quant_->bias.stochastic) return quantize(b, quant_->bias, quant_->ste, &quant_rng_);  // a fresh draw each call
+    BiasCache& c = bias_cache_;
+    if (!c.bq.defined() || c.b.raw_data() != b.raw_data() || c.version != b.version() || !(c.q == quant_->bias))
+        c = BiasCache{b, quantize(b.detach(), quant_->bias, quant_->ste, &quant_rng_), b.version(), quant_->bias};
+    return c.bq;
+}
+
 Tensor CompressedLinear::forward(const Tensor& x_in) {
     ENGINE_CHECK(x_in.dtype() == DType::F32, type_name(), ": f32 input expected, but got ", x_in.str());
     Tensor x = act_ && act_->sparsity > 0.0 ? prune_activation(x_in) : x_in;
@@ -135,18 +144,15 @@ Tensor CompressedLinear::forward(const Tensor& x_in) {
     Tensor b = bias();
     if (int8_ && !GradMode::enabled() && int8_unsupported().empty()) {
         // the deployed arithmetic: int8 operands, int32 sums, one power-of-two scale, the (quantized) bias in float
-        if (b.defined()) b = quantize(b, quant_->bias, quant_->ste, &quant_rng_);
+        b = inference_bias(b);
         Tensor y = linear_int8(x, quant_->data_in.fixed_point(), int8_weight(), quant_->weight.frac_width, b);
         if (quant_->data_out) y = quantize(y, *quant_->data_out, quant_->ste, &quant_rng_);
         return y;
     }
     if (sparse_ && !GradMode::enabled() && sparse_unsupported().empty()) {
         // the kept weights only: the same products as the dense masked matmul below
-        if (quant_) {
-            x = quantize(x, quant_->data_in, quant_->ste, &quant_rng_);
-            if (b.defined()) b = quantize(b, quant_->bias, quant_->ste, &quant_rng_);
-        }
-        Tensor y = linear_sparse(x, sparse_weight(), b);
+        if (quant_) x = quantize(x, quant_->data_in, quant_->ste, &quant_rng_);
+        Tensor y = linear_sparse(x, sparse_weight(), inference_bias(b));
         if (quant_ && quant_->data_out) y = quantize(y, *quant_->data_out, quant_->ste, &quant_rng_);
         return y;
     }

@@ -126,6 +126,15 @@ private:
         engine::FixedPoint q;
     };
     mutable Int8WeightCache int8_cache_;
+    // Q(b) for the int8 and sparse inference paths (no gradient there), recomputed when the bias or its format
+    // changes: quantizing a few hundred biases per layer per call cost more than 10% of an int8 forward.
+    struct BiasCache {
+        Tensor b, bq;
+        uint64_t version = 0;
+        std::optional<engine::NumberFormat> q;
+    };
+    mutable BiasCache bias_cache_;
+    Tensor inference_bias(const Tensor& b);
     bool sparse_ = false;
     struct SparseWeightCache {
         engine::CsrMatrix m;
@@ -138,7 +147,7 @@ private:
 };
 
 // Sparse inference on or off for every CompressedLinear under `root` whose mask prunes at least `min_sparsity` of
-// its weight (below the measured crossover the dense matmul is faster: docs/sparse.md); returns the names of the
+// its weight (below the measured crossover the dense matmul is faster: docs/deploy.md); returns the names of the
 // layers that will run sparse (on), and fills `not_sparse` (if given) with "<name>: <reason>" for the others.
 std::vector<std::string> set_sparse_inference(Module& root, bool on, double min_sparsity = 0.75,
                                               std::vector<std::string>* not_sparse = nullptr);

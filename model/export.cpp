@@ -89,6 +89,12 @@ std::vector<ExportedLayer> export_model(BertForSequenceClassification& m, const 
         if (!c) continue;
         const std::string int8_why = o.int8 ? c->int8_unsupported() : "not asked for";
         std::string sparse_why = o.sparse ? c->sparse_unsupported() : "not asked for";
+        // the file keeps only the kept fp32 weights; a format whose quantizer reads the whole tensor (block maxima,
+        // ternary's threshold and scale) would quantize them differently once the pruned ones are zero
+        if (sparse_why.empty() && c->quant() &&
+            (is_block(c->quant()->weight.kind) || c->quant()->weight.kind == FormatKind::Ternary))
+            sparse_why = "its weight format " + c->quant()->weight.str() + " quantizes from the whole tensor, pruned "
+                         "weights included: the kept weights alone would not give the same values";
         if (sparse_why.empty() && c->weight_sparsity() < o.sparse_min)
             sparse_why = concat("sparsity ", c->weight_sparsity(), " < --sparse-min ", o.sparse_min);
         const bool as_int8 = int8_why.empty(), as_sparse = sparse_why.empty();

@@ -179,9 +179,6 @@ std::unique_ptr<BertForSequenceClassification> load_bert(const std::string& path
     } catch (const nlohmann::json::exception& e) {
         throw Error(concat("checkpoint '", path, "': meta attribute is not JSON: ", e.what()));
     }
-    if (meta.contains("identity_layers"))
-        for (const auto& name : meta["identity_layers"])
-            m->replace_module(name.get<std::string>(), std::make_shared<Identity>());
     if (meta.contains("layer_shapes")) {  // structurally pruned: narrower layers first, then their parameters load
         const auto& js = meta["layer_shapes"];
         if (!js.is_array() || static_cast<int64_t>(js.size()) != cfg.num_hidden_layers)
@@ -192,9 +189,15 @@ std::unique_ptr<BertForSequenceClassification> load_bert(const std::string& path
             if (!e.is_array() || e.size() != 2 || !e[0].is_number_integer() || !e[1].is_number_integer())
                 throw Error(concat("checkpoint '", path, "': meta.layer_shapes[", i, "] must be [heads, neurons], got ",
                                    e.dump()));
-            m->set_layer_shape(i, LayerShape{e[0].get<int64_t>(), e[1].get<int64_t>()}, rng);
+            const LayerShape shape{e[0].get<int64_t>(), e[1].get<int64_t>()};
+            if (!(shape == LayerShape{cfg.num_attention_heads, cfg.intermediate_size}))  // full-width layers stay
+                m->set_layer_shape(i, shape, rng);
         }
     }
+    // layers NAS replaced by Identity, after the widths (set_layer_shape would bring a replaced one back)
+    if (meta.contains("identity_layers"))
+        for (const auto& name : meta["identity_layers"])
+            m->replace_module(name.get<std::string>(), std::make_shared<Identity>());
     if (meta.contains("compression"))  // quantized / pruned layers first, so their masks have a place to load into
         apply_compression_state(*m, meta["compression"].dump(), "checkpoint '" + path + "'");
     std::set<std::string> restored;  // an export's int8 / sparse layers and int8 embeddings (model/export.h)

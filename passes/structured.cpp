@@ -16,6 +16,12 @@ using model::CompressedLinear;
 using model::Linear;
 
 namespace {
+// The weight a layer computes with: W, or W ⊙ M for a masked (pruned) layer.
+Tensor effective(Linear& l) {
+    if (const auto* c = dynamic_cast<const CompressedLinear*>(&l); c && c->has_weight_mask()) return c->effective_weight();
+    return l.weight();
+}
+
 Linear& linear_at(model::Module& root, const std::string& name) {
     for (const auto& [n, mod] : root.named_modules())
         if (n == name) {
@@ -145,14 +151,14 @@ std::vector<StructuredLayer> prune_structured(model::BertForSequenceClassificati
         for (int64_t h = 0; h < shapes[l].heads; ++h) {
             double s = 0.0;
             for (const char* n : {"query", "key", "value"})
-                s += norm_part(linear_at(m, p + "attention.self." + n).weight(), h * HS, (h + 1) * HS, 0, c.hidden_size,
-                               spec.norm);
-            s += norm_part(linear_at(m, p + "attention.output.dense").weight(), 0, c.hidden_size, h * HS, (h + 1) * HS,
-                           spec.norm);
+                s += norm_part(effective(linear_at(m, p + "attention.self." + n)), h * HS, (h + 1) * HS, 0,
+                               c.hidden_size, spec.norm);
+            s += norm_part(effective(linear_at(m, p + "attention.output.dense")), 0, c.hidden_size, h * HS,
+                           (h + 1) * HS, spec.norm);
             hs[static_cast<size_t>(h)] = finish(s);
         }
-        const Tensor& up = linear_at(m, p + "intermediate.dense").weight();
-        const Tensor& down = linear_at(m, p + "output.dense").weight();
+        const Tensor up = effective(linear_at(m, p + "intermediate.dense"));
+        const Tensor down = effective(linear_at(m, p + "output.dense"));
         for (int64_t j = 0; j < shapes[l].intermediate; ++j)
             ns[static_cast<size_t>(j)] = finish(norm_part(up, j, j + 1, 0, c.hidden_size, spec.norm) +
                                                 norm_part(down, 0, c.hidden_size, j, j + 1, spec.norm));

@@ -6,7 +6,8 @@
 //                           columns of attention.output.dense       (HS = hidden / num_attention_heads)
 //   neuron j of layer l     row j of intermediate.dense (weight, bias) and column j of output.dense
 //
-// Importance: the L1 norm (sum |w|) or the L2 norm (sqrt sum w^2) of all of a unit's weights listed above (biases
+// Importance: the L1 norm (sum |w|) or the L2 norm (sqrt sum w^2) of all of a unit's weights listed above, masked
+// weights counted as 0 (W ⊙ M: what the layer computes with) (biases
 // excluded: a unit with zero weights and a bias is still removable, its bias is a constant the next layer's bias
 // could absorb but we do not fold it). Local scope: each layer keeps round((1 - fraction) * units) of its own
 // most important units; global: one ranking over every layer's heads (and one over every layer's neurons). Every

@@ -36,8 +36,10 @@ void CsrMatrix::validate(const std::string& what) const {
     const float* v = val_c.data<float>();
     ENGINE_CHECK(rp[0] == 0 && rp[rows] == col.numel(), what, ": row_ptr must run from 0 to nnz = ", col.numel(),
                  ", but runs from ", rp[0], " to ", rp[rows]);
+    for (int64_t r = 0; r < rows; ++r)  // every row's range inside [0, nnz] before any column is read
+        ENGINE_CHECK(rp[r] <= rp[r + 1] && rp[r + 1] <= col.numel(), what, ": row_ptr decreases at row ", r, " (",
+                     rp[r], " then ", rp[r + 1], ") or passes nnz = ", col.numel());
     for (int64_t r = 0; r < rows; ++r) {
-        ENGINE_CHECK(rp[r] <= rp[r + 1], what, ": row_ptr decreases at row ", r, " (", rp[r], " then ", rp[r + 1], ")");
         for (int32_t p = rp[r]; p < rp[r + 1]; ++p) {
             ENGINE_CHECK(c[p] >= 0 && c[p] < cols, what, ": row ", r, " has column ", c[p], ", outside [0, ", cols, ")");
             ENGINE_CHECK(p == rp[r] || c[p - 1] < c[p], what, ": row ", r, "'s columns are not increasing (", c[p - 1],
@@ -111,7 +113,9 @@ Tensor linear_sparse(const Tensor& x_in, const CsrMatrix& w, const Tensor& bias_
                        "linear_sparse: the bias must be f32 [", w.rows, "], but got ", bias_in.str());
     const Tensor x = contig(x_in.detach()), bias = bias_in.defined() ? contig(bias_in.detach()) : Tensor();
     const Tensor rp = contig(w.row_ptr), col = contig(w.col), val = contig(w.val);
-    const int64_t in = w.cols, out = w.rows, rows = in > 0 ? x.numel() / in : 0;
+    const int64_t in = w.cols, out = w.rows;
+    int64_t rows = 1;  // every dimension but the last (also when in == 0: then y is the bias, or 0)
+    for (int64_t d = 0; d + 1 < x.dim(); ++d) rows *= x.size(d);
     Shape out_shape = x.shape();
     out_shape.back() = out;
     Tensor y = Tensor::empty(out_shape, DType::F32);

@@ -7,7 +7,7 @@
 //                                       in increasing column order
 //   y[r, o] = sum_{p in row o} val[p] * x[r, col[p]]  + b[o]     (each product added with one rounding: fma)
 //
-// Why CSR (docs/sparse.md has the measurements): the pruning passes make unstructured masks (each weight kept or
+// Why CSR (docs/deploy.md has the measurements): the pruning passes make unstructured masks (each weight kept or
 // not on its own), so a block or N:M layout would have to store most pruned weights again as zeros; CSR stores
 // only the kept ones (4 bytes of value + 4 of column index each). The fast kernel vectorizes across tokens, not
 // across the sparse row: it transposes a tile of tokens so that x[tile, k] for one column k is contiguous, and then

@@ -11,6 +11,7 @@
 #include <hdf5.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -610,12 +611,14 @@ TEST_CASE("integer inference: the cached int8 weights follow in-place weight upd
     };
     const auto [fq0, i80] = both();
     REQUIRE(i80 == fq0);
-    {  // an optimizer-like in-place step on every weight: the int8 copies must not be stale
+    {  // an optimizer-like in-place step on every weight and bias: the int8 copies and quantized biases must not
+       // be stale
         NoGradGuard ng;
         for (const auto& [name, p] : m.named_parameters())
-            if (name.ends_with(".weight") && p.dim() == 2) {
-                Tensor t = p;
-                t.copy_(engine::mul(p, Tensor::full(p.shape(), -0.75)));
+            if ((name.ends_with(".weight") && p.dim() == 2) || name.ends_with(".bias")) {
+                Tensor t = p;  // weights scaled; biases (0 at init) moved by 1/32, a Q8.7 grid multiple
+                t.copy_(p.dim() == 2 ? engine::mul(p, Tensor::full(p.shape(), -0.75))
+                                     : engine::add(p, Tensor::full(p.shape(), 1.0 / 32)));
             }
     }
     const auto [fq1, i81] = both();
@@ -675,6 +678,40 @@ TEST_CASE("sparse inference: a pruned BERT gives the dense masked logits (exactl
     }
 }
 
+TEST_CASE("sparse inference: the cached CSR weight follows in-place weight updates and new masks", "[passes][sparse]") {
+    qbert::test::TempDir dir;
+    auto m = deployable_bert(dir.file("m.h5"), false);
+    const auto both = [&] {  // dense, then sparse
+        model::set_sparse_inference(*m, false);
+        std::vector<float> d = logits_of(*m);
+        model::set_sparse_inference(*m, true, 0.0);
+        return std::pair{d, logits_of(*m)};
+    };
+    const auto close = [](const std::vector<float>& a, const std::vector<float>& b) {
+        for (size_t i = 0; i < a.size(); ++i)
+            if (std::abs(a[i] - b[i]) > 1e-5 * (1 + std::abs(a[i]))) return false;
+        return true;
+    };
+    const auto [d0, s0] = both();
+    REQUIRE(close(d0, s0));
+    {
+        NoGradGuard ng;
+        for (const auto& [name, p] : m->named_parameters())
+            if (name.ends_with(".weight") && p.dim() == 2) {
+                Tensor t = p;
+                t.copy_(engine::mul(p, Tensor::full(p.shape(), -0.75)));
+            }
+    }
+    const auto [d1, s1] = both();
+    REQUIRE(d1 != d0);
+    REQUIRE(close(d1, s1));
+    Rng prng(3);  // new masks (90%)
+    passes::prune(*m, pcfg("[weight]\nsparsity = 0.9\nmethod = \"l1-norm\"\n[activation]\nsparsity = 0.0\n"), prng);
+    const auto [d2, s2] = both();
+    REQUIRE(d2 != d1);
+    REQUIRE(close(d2, s2));
+}
+
 TEST_CASE("export: int8 and sparse exports load back with their kernels on and give the checkpoint's logits",
           "[passes][export]") {
     qbert::test::TempDir dir;
@@ -712,8 +749,16 @@ TEST_CASE("export: int8 and sparse exports load back with their kernels on and g
             all_on = all_on && (c.int8 ? cl->integer_inference() : cl->sparse_inference());
         }
         REQUIRE(all_on);
+        if (c.sparse) {  // the CSR pattern is the mask: it comes back exactly
+            std::map<std::string, std::vector<double>> masks;
+            for (const auto& [name, t] : m->named_buffers()) masks[name] = t.to_vector_f64();
+            for (const auto& [name, t] : e->named_buffers()) {
+                CAPTURE(name);
+                REQUIRE(masks.count(name));
+                REQUIRE(t.to_vector_f64() == masks[name]);
+            }
+        }
         const std::vector<float> got = logits_of(*e);
-
         if (!c.embeddings) {
             REQUIRE(got == want);  // exact: the stored grid indices and kept weights are what the layers computed with
         } else {  // per-row int8 embeddings round the inputs: close, not equal
@@ -742,6 +787,18 @@ TEST_CASE("export: clear errors for nothing to export, corrupt files and arrays 
                             Catch::Matchers::Contains("nothing to export"));
         REQUIRE(!std::filesystem::exists(dir.file("x.h5")));
     }
+    {  // a block format quantizes from the whole tensor: its kept weights alone cannot be exported sparse
+        Rng rng(4);
+        model::BertForSequenceClassification b(small_bert(), rng);
+        passes::quantize(b, passes::QuantizeConfig::from_file(std::string(QBERT_SOURCE_ROOT) +
+                                                               "/configs/compress/quant-block_fp.toml"));
+        Rng prng(1);
+        passes::prune(b, pcfg("[weight]\nsparsity = 0.9\nmethod = \"l1-norm\"\n[activation]\nsparsity = 0.0\n"), prng);
+        model::ExportOptions so;
+        so.sparse = true;
+        REQUIRE_THROWS_WITH(model::export_model(b, "{}", "b.h5", dir.file("b.h5"), so),
+                            Catch::Matchers::Contains("quantizes from the whole tensor"));
+    }
     const std::string ckpt = dir.file("m.h5");
     auto m = deployable_bert(ckpt, true);
     model::ExportOptions o;
@@ -767,7 +824,7 @@ TEST_CASE("export: clear errors for nothing to export, corrupt files and arrays 
     REQUIRE_THROWS_WITH(model::load_bert(dir.file("bad.h5")),
                         Catch::Matchers::Contains("bad.h5") && Catch::Matchers::Contains("weight_csr_val") &&
                             Catch::Matchers::Contains("checksum"));
-    // arrays that do not fit the model: a grid index outside Q8.7's range cannot come from this format's export
+    // arrays that do not fit the model: a CSR column outside the layer's inputs
     engine::Checkpoint ck = engine::load_checkpoint(dir.file("e.h5"));
     for (auto& [name, t] : ck.params)
         if (name.ends_with(".weight_csr_col")) {

@@ -52,7 +52,7 @@ TEST_CASE("linear_sparse equals the dense masked linear to rounding, on odd shap
         int64_t rows, in, out;
         double sparsity;
     };
-    // rows around the 128-token tile (1, 127, 129, 300), outputs not a multiple of 16, one output fully pruned
+    // rows around the 32-token tile (1, 127, 129, 300), outputs not a multiple of 16, one output fully pruned
     for (const Case& c : {Case{1, 1, 1, 0.0}, Case{127, 33, 17, 0.5}, Case{129, 64, 40, 0.9}, Case{300, 96, 70, 0.99},
                           Case{256, 128, 512, 0.8}}) {
         CAPTURE(c.rows, c.in, c.out, c.sparsity);
@@ -103,6 +103,34 @@ TEST_CASE("linear_sparse: ref and fast kernels agree bit for bit, at any thread 
     REQUIRE(max_rel_diff(engine::linear_sparse(x, m, b), r) == 0.0);
 }
 
+TEST_CASE("linear_sparse: few tokens split the outputs across threads; the result still equals the reference",
+          "[ops][sparse]") {
+    NoGradGuard ng;
+    // 20 tokens: one tile, so with 2 threads the outputs are split into chunks (each thread transposes the tile)
+    const Tensor x = randn_f32({20, 70}, 11, 1.0), w = randn_f32({200, 70}, 12, 0.3), b = randn_f32({200}, 13, 1.0);
+    const engine::CsrMatrix m = engine::csr_from_dense(w, keep_mask({200, 70}, 14, 0.7));
+    Tensor r, f1, f2;
+    {
+        KernelModeGuard g("ref");
+        r = engine::linear_sparse(x, m, b);
+    }
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        KernelModeGuard g("fast");
+        ThreadsGuard t(threads);
+        const Tensor f = engine::linear_sparse(x, m, b);
+#if defined(__AVX512F__)
+        REQUIRE(f.to_vector_f32() == r.to_vector_f32());
+#else
+        REQUIRE(max_rel_diff(r, f) < 1e-6);
+#endif
+    }
+    // no input features: y is the bias
+    const engine::CsrMatrix empty = engine::csr_from_dense(Tensor::zeros({3, 0}));
+    REQUIRE(engine::linear_sparse(Tensor::zeros({2, 0}), empty, Tensor::from_vector(std::vector<float>{1, 2, 3}, {3}))
+                .to_vector_f64() == std::vector<double>{1, 2, 3, 1, 2, 3});
+}
+
 TEST_CASE("linear_sparse: clear errors for shapes, bad CSR arrays, and gradients", "[ops][sparse]") {
     const Tensor w = randn_f32({4, 8}, 1, 1.0), x = randn_f32({2, 8}, 2, 1.0);
     const engine::CsrMatrix m = engine::csr_from_dense(w);
@@ -130,6 +158,8 @@ TEST_CASE("linear_sparse: clear errors for shapes, bad CSR arrays, and gradients
     bad = m;
     bad.row_ptr = Tensor::from_vector(std::vector<int32_t>{0, 8, 4, 24, 32}, {5});
     REQUIRE_THROWS_WITH(bad.validate("w"), Contains("decreases at row 1"));
+    bad.row_ptr = Tensor::from_vector(std::vector<int32_t>{0, 1000, 16, 24, 32}, {5});  // past nnz: caught first
+    REQUIRE_THROWS_WITH(bad.validate("w"), Contains("passes nnz = 32"));
     bad.row_ptr = Tensor::from_vector(std::vector<int32_t>{0, 8, 16, 24, 30}, {5});
     REQUIRE_THROWS_WITH(bad.validate("w"), Contains("from 0 to nnz = 32"));
     bad = m;

@@ -127,12 +127,11 @@ int run_prune_structured(const CompressOptions& o) {
 int run_analyze(const CompressOptions& o) {
     auto m = model::load_bert(o.checkpoint);
     passes::print_stats(std::cout, passes::analyze(*m));
-    print_file_bytes(o.checkpoint, std::cout);
+    print_file_bytes(engine::load_checkpoint(o.checkpoint), o.checkpoint, std::cout);
     return 0;
 }
 
-void print_file_bytes(const std::string& path, std::ostream& os) {
-    const engine::Checkpoint ck = engine::load_checkpoint(path);
+void print_file_bytes(const engine::Checkpoint& ck, const std::string& path, std::ostream& os) {
     std::vector<std::pair<std::string, int64_t>> layers;  // in file order
     std::map<std::string, size_t> at;
     int64_t total = 0;

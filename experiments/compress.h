@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/serialization/checkpoint.h"
 #include "model/bert.h"
 
 namespace qbert::experiments {
@@ -51,8 +52,9 @@ int run_prune_structured(const CompressOptions& o);
 double inference_seq_per_s(model::BertForSequenceClassification& m, int iters, uint64_t seed);
 // qbert export: writes o.out from o.checkpoint (model/export.h), prints each exported layer and the sizes.
 int run_export(const CompressOptions& o);
-// The bytes each layer takes in the file `path` (datasets grouped by layer), and the file's total.
-void print_file_bytes(const std::string& path, std::ostream& os);
+// The bytes each layer takes in the file `path` (datasets grouped by layer, from `ck`, that file loaded), and the
+// file's total.
+void print_file_bytes(const engine::Checkpoint& ck, const std::string& path, std::ostream& os);
 // The whitespace-separated numbers of `in` -> their quantized values, one per line (%.9g), in input order;
 // with o.explain, each step.
 int run_fake_quant(const CompressOptions& o, std::istream& in);

@@ -275,7 +275,7 @@ int run_inspect(const std::string& path) {
         std::printf("optimizer state: %ld tensors, %ld steps\n", long(ck.optimizer.size()), long(ck.optimizer_steps));
     std::cout.flush();
     std::fflush(stdout);
-    print_file_bytes(path, std::cout);
+    print_file_bytes(ck, path, std::cout);  // the checkpoint already read, not a second read of the file
     return 0;
 }
 

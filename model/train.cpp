@@ -190,8 +190,13 @@ std::unique_ptr<BertForSequenceClassification> load_bert(const std::string& path
                 throw Error(concat("checkpoint '", path, "': meta.layer_shapes[", i, "] must be [heads, neurons], got ",
                                    e.dump()));
             const LayerShape shape{e[0].get<int64_t>(), e[1].get<int64_t>()};
-            if (!(shape == LayerShape{cfg.num_attention_heads, cfg.intermediate_size}))  // full-width layers stay
-                m->set_layer_shape(i, shape, rng);
+            if (!(shape == LayerShape{cfg.num_attention_heads, cfg.intermediate_size})) {  // full-width layers stay
+                try {
+                    m->set_layer_shape(i, shape, rng);
+                } catch (const Error& e) {
+                    throw Error(concat("checkpoint '", path, "': meta.layer_shapes[", i, "]: ", e.what()));
+                }
+            }
         }
     }
     // layers NAS replaced by Identity, after the widths (set_layer_shape would bring a replaced one back)

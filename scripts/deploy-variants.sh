@@ -16,7 +16,6 @@ BASE=${1:-runs/base/model.h5}
 Q8=${2:-runs/lab1-full/quant/checkpoints/q8_half.h5}
 OUT=${3:-docs/figures/deploy}
 Q=build/release/apps/qbert
-B=build/release/benchmarks/bench_bert
 FT=(--finetune-epochs 1 --train-limit 2000 --test-limit 100 --data data --seed 0)
 mkdir -p "$OUT"
 work=$(mktemp -d)
@@ -28,8 +27,8 @@ printf '[weight]\nsparsity = 0.9\nmethod = "l1-norm"\nscope = "local"\n[activati
 "$Q" export --checkpoint "$Q8" --out "$work/q8_int8.h5" --int8 > /dev/null
 "$Q" prune --checkpoint "$Q8" --config "$work/p90.toml" --out "$work/q8p90.h5" "${FT[@]}" > /dev/null
 "$Q" export --checkpoint "$work/q8p90.h5" --out "$work/q8p90_int8_sparse.h5" --int8 --sparse > /dev/null
-speed() { for i in 1 2 3; do "$B" --checkpoint "$1" --modes infer --iters 10 | tail -1 | awk '{print $5}'; done | sort -g | sed -n 2p; }
-base_speed=$(speed "$BASE")
+source scripts/lib/bench-speed.sh
+base_speed=$(median_speed "$BASE" infer)
 base_bytes=$(stat -c %s "$BASE")
 csv="$work/variants.csv"
 echo "variant,accuracy,bytes,size_ratio,seq_per_s,speedup" > "$csv"
@@ -38,7 +37,7 @@ for v in "fp32:$BASE" "q8.4-fq:$Q8" "q8.4-int8:$work/q8_int8.h5" "structured-0.5
     name=${v%%:*}; f=${v#*:}
     acc=$("$Q" eval --checkpoint "$f" --limit 5000 --data data | grep '^accuracy=' | sed 's/accuracy=\([0-9.]*\).*/\1/')
     bytes=$(stat -c %s "$f")
-    s=$(speed "$f")
+    s=$(median_speed "$f" infer)
     echo "$name,$acc,$bytes,$(awk -v a="$bytes" -v b="$base_bytes" 'BEGIN{printf "%.3f", a/b}'),$s,$(awk -v a="$s" -v b="$base_speed" 'BEGIN{printf "%.3f", a/b}')" | tee -a "$csv"
 done
 cp "$csv" "$OUT/variants.csv.tmp" && mv "$OUT/variants.csv.tmp" "$OUT/variants.csv"

@@ -11,23 +11,20 @@ cd "$(dirname "$0")/.."
 CKPT=${1:-runs/base/model.h5}
 OUT=${2:-docs/figures/structured}
 Q=build/release/apps/qbert
-B=build/release/benchmarks/bench_bert
 BUDGET=(--finetune-epochs 1 --train-limit 2000 --test-limit 5000 --data data --seed 0)
 mkdir -p "$OUT"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-speed() {  # seq/s of checkpoint $1 in mode $2 (median of 3 bench_bert runs)
-    for i in 1 2 3; do "$B" --checkpoint "$1" --modes "$2" --iters 10 | tail -1 | awk '{print $5}'; done | sort -g | sed -n 2p
-}
+source scripts/lib/bench-speed.sh
 csv="$work/curve.csv"
 echo "kind,amount,accuracy,speedup,base_accuracy" > "$csv"
-base_speed=$(speed "$CKPT" infer)
+base_speed=$(median_speed "$CKPT" infer)
 for f in 0.25 0.5 0.75; do
     log="$work/s$f.log"
     "$Q" prune-structured --checkpoint "$CKPT" --out "$work/s$f.h5" --heads "$f" --neurons "$f" --speed-iters 0 "${BUDGET[@]}" > "$log"
     base_acc=$(grep '^accuracy_before=' "$log" | sed 's/accuracy_before=\([0-9.]*\).*/\1/')
     acc=$(grep '^accuracy_finetuned=' "$log" | sed 's/accuracy_finetuned=\([0-9.]*\).*/\1/')
-    s=$(speed "$work/s$f.h5" infer)
+    s=$(median_speed "$work/s$f.h5" infer)
     echo "structured,$f,$acc,$(awk -v a="$s" -v b="$base_speed" 'BEGIN{printf "%.3f", a/b}'),$base_acc" | tee -a "$csv"
 done
 for sp in 0.5 0.7 0.9; do
@@ -36,7 +33,7 @@ for sp in 0.5 0.7 0.9; do
     "$Q" prune --checkpoint "$CKPT" --config "$work/p.toml" --out "$work/u$sp.h5" "${BUDGET[@]}" > "$log"
     base_acc=$(grep '^accuracy_before=' "$log" | sed 's/accuracy_before=\([0-9.]*\).*/\1/')
     acc=$(grep '^accuracy_finetuned=' "$log" | sed 's/accuracy_finetuned=\([0-9.]*\).*/\1/')
-    s=$(speed "$work/u$sp.h5" infer-sparse)
+    s=$(median_speed "$work/u$sp.h5" infer-sparse)
     echo "unstructured,$sp,$acc,$(awk -v a="$s" -v b="$base_speed" 'BEGIN{printf "%.3f", a/b}'),$base_acc" | tee -a "$csv"
 done
 cp "$csv" "$OUT/curve.csv.tmp" && mv "$OUT/curve.csv.tmp" "$OUT/curve.csv"

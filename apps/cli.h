@@ -38,11 +38,12 @@ struct Lab3Commands {
 void register_lab3_commands(CLI::App& app, Lab3Commands& c);
 std::optional<int> run_lab3_commands(const Lab3Commands& c);
 
-// search, lab2 (apps/search_cmd.cpp)
+// search, lab2, tpe-explain (apps/search_cmd.cpp)
 struct SearchCommands {
-    CLI::App *search = nullptr, *lab2 = nullptr;
+    CLI::App *search = nullptr, *lab2 = nullptr, *tpe_explain = nullptr;
     experiments::SearchOptions s;
     experiments::Lab2Options l;
+    experiments::TpeExplainOptions t;
 };
 void register_search_commands(CLI::App& app, SearchCommands& c);
 std::optional<int> run_search_commands(const SearchCommands& c);

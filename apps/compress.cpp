@@ -1,6 +1,8 @@
 #include "apps/cli.h"
 
+#include <cstdio>
 #include <iostream>
+#include <utility>
 
 #include "experiments/compress.h"
 
@@ -9,10 +11,12 @@ namespace qbert::apps {
 using experiments::CompressOptions;
 
 namespace {
-void add_data_options(CLI::App* a, CompressOptions& o) {
-    a->add_option("--checkpoint", o.checkpoint, "checkpoint to start from (.h5)")->required();
-    a->add_option("--config", o.config, "TOML config")->required();
-    a->add_option("--out", o.out, "checkpoint to write (.h5)")->required();
+// required = false: the command checks them itself (prune --explain needs none of them).
+void add_data_options(CLI::App* a, CompressOptions& o, bool required = true) {
+    a->add_option("--checkpoint", o.checkpoint, required ? "checkpoint to start from (.h5)" : "checkpoint to start from (.h5); required")
+        ->required(required);
+    a->add_option("--config", o.config, required ? "TOML config" : "TOML config; required")->required(required);
+    a->add_option("--out", o.out, required ? "checkpoint to write (.h5)" : "checkpoint to write (.h5); required")->required(required);
     a->add_option("--lr", o.lr, "fine-tuning peak learning rate (linear decay)")->capture_default_str();
     a->add_option("--warmup", o.warmup, "fine-tuning: fraction of the steps the lr ramps up over (0 = none, as Mase)")
         ->capture_default_str()->check(CLI::Range(0.0, 1.0));
@@ -34,7 +38,7 @@ void register_compress_commands(CLI::App& app, CompressCommands& c) {
     c.quantize->add_flag("--calibrate", o.calibrate, "replace frac widths by the largest that do not saturate (ranges from training batches)");
 
     c.prune = app.add_subcommand("prune", "prune weights/activations ([weight], [activation]); prints accuracy before/after");
-    add_data_options(c.prune, o);
+    add_data_options(c.prune, o, false);  // --checkpoint, --config, --out: required unless --explain (apps/learn.cpp)
     c.prune->add_option("--finetune-epochs", o.epochs, "fine-tuning epochs after pruning")->capture_default_str();
 
     c.prune_structured = app.add_subcommand(
@@ -95,7 +99,14 @@ void register_compress_commands(CLI::App& app, CompressCommands& c) {
 
 std::optional<int> run_compress_commands(const CompressCommands& c) {
     if (*c.quantize) return experiments::run_quantize(c.o);
-    if (*c.prune) return experiments::run_prune(c.o);
+    if (*c.prune) {
+        for (const auto& [flag, value] : {std::pair{"--checkpoint", &c.o.checkpoint}, {"--config", &c.o.config}, {"--out", &c.o.out}})
+            if (value->empty()) {
+                std::fprintf(stderr, "prune: %s is required (or --explain)\nRun with --help for more information.\n", flag);
+                return 2;
+            }
+        return experiments::run_prune(c.o);
+    }
     if (*c.analyze) return experiments::run_analyze(c.o);
     if (*c.export_) return experiments::run_export(c.o);
     if (*c.prune_structured) return experiments::run_prune_structured(c.o);

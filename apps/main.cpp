@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "apps/cli.h"
+#include "apps/learn.h"
 #include "engine/engine.h"
 #include "experiments/model_commands.h"
 
@@ -126,6 +127,8 @@ int main(int argc, char** argv) {
     apps::register_lab3_commands(app, lab3);
     apps::SearchCommands search;
     apps::register_search_commands(app, search);
+    apps::LearnCommands learn;
+    apps::register_learn_commands(app, learn, compress.prune);
 
     try {
         app.parse(argc, argv);
@@ -150,6 +153,7 @@ int main(int argc, char** argv) {
         if (*tokenize) return experiments::run_tokenize(tok_vocab, tok_max_len);
         if (*init) return experiments::run_init(train_config, train_sets, init_out);
         if (*import_hf) return experiments::run_import_hf(hf_dir, hf_out, hf_seed);
+        if (auto rc = apps::run_learn_commands(learn, compress.o)) return *rc;  // before prune: prune --explain
         if (auto rc = apps::run_compress_commands(compress)) return *rc;
         if (auto rc = apps::run_lab1_commands(lab1)) return *rc;
         if (auto rc = apps::run_lab3_commands(lab3)) return *rc;

@@ -83,10 +83,24 @@ void register_search_commands(CLI::App& app, SearchCommands& c) {
     c.lab2->add_flag("--keep-trained", l.keep_trained,
                      "keep DIR/trained after the lab: the trained model of every architecture (Task 2 loads them "
                      "instead of retraining; removed at the end by default, several GB)");
+
+    experiments::TpeExplainOptions& t = c.t;
+    c.tpe_explain = app.add_subcommand("tpe-explain", "how TPE would choose the next trial of a study: the good/bad "
+                                                      "split, l(x) and g(x) at the candidates, the winner");
+    c.tpe_explain->add_option("--storage", t.storage, "SQLite study file (qbert search --storage)")->required();
+    c.tpe_explain->add_option("--study", t.study, "study name (default: the file's only study)");
+    c.tpe_explain->add_option_function<uint64_t>(
+        "--seed", [&t](const uint64_t& v) { t.seed = v; t.has_seed = true; },
+        "sampler seed (default: the one the study records; it must be the seed the study ran with)");
+    c.tpe_explain->add_option("--param", t.param, "only this parameter (default: each)");
+    c.tpe_explain->add_option("--csv", t.csv, "write l(x), g(x) over each parameter's range, the observations and the "
+                                             "candidates (for a figure)");
+    c.tpe_explain->add_flag("--all", t.all, "list every bad trial and every candidate (default: the first 10)");
 }
 
 std::optional<int> run_search_commands(const SearchCommands& c) {
     if (*c.search) return experiments::run_search(c.s);
+    if (*c.tpe_explain) return experiments::run_tpe_explain(c.t);
     if (*c.lab2) return experiments::run_lab2(c.l);
     return std::nullopt;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "engine/autograd/grad_mode.h"
+#include "engine/autograd/graph.h"
 #include "engine/autograd/node.h"
 #include "engine/core/config.h"
 #include "engine/core/error.h"

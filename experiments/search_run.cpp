@@ -4,8 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -37,7 +39,8 @@ int report_pareto_front(const std::vector<FrozenTrial>& all, const std::vector<s
         for (double v : t.values) {
             char b[32];
             std::snprintf(b, sizeof b, "%.6g", v);
-            values += (values.empty() ? "" : ",") + std::string(b);
+            if (!values.empty()) values += ',';
+            values += b;
         }
         std::printf("pareto trial=%ld values=%s params=%s\n", long(t.number), values.c_str(), t.shown_params().dump().c_str());
     }
@@ -239,6 +242,246 @@ int run_search(const SearchOptions& o) {
     std::printf("best_trial=%ld params=%s\n", long(best->number), best->shown_params().dump().c_str());
     if (nas && fs::exists(best_ckpt)) std::printf("checkpoint=%s\n", best_ckpt.c_str());
     std::printf("best_value=%.6g\n", *best->value);
+    return 0;
+}
+
+// ---------------------------------------------------------------- qbert tpe-explain
+
+namespace {
+
+std::string fmt(const char* f, double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, f, v);
+    return b;
+}
+
+// a parameter's internal value as the objective sees it, short
+std::string shown_value(const search::Distribution& d, double internal) {
+    const json e = d.to_external(internal);
+    if (e.is_string()) return e.get<std::string>();
+    if (d.kind == search::Distribution::Kind::Int) return std::to_string(static_cast<long long>(internal));
+    if (e.is_number()) return fmt("%.6g", e.get<double>());
+    return e.dump();
+}
+
+std::string shown_objective(const search::TpeExplanation::Observation& o) {
+    std::string s = o.state == TrialState::Pruned ? "pruned" : "";
+    if (o.state == TrialState::Pruned && o.last_reported) s.append("@").append(fmt("%.5g", *o.last_reported));
+    for (double v : o.values) {
+        if (!s.empty()) s += ',';
+        s += fmt("%.5g", v);
+    }
+    return s;
+}
+
+// best first (single objective; pruned trials last), else trial-number order
+std::vector<search::TpeExplanation::Observation> best_first(std::vector<search::TpeExplanation::Observation> g,
+                                                            const std::vector<search::Direction>& dirs) {
+    if (dirs.size() != 1) return g;
+    std::stable_sort(g.begin(), g.end(), [&](const auto& a, const auto& b) {
+        if (a.values.empty() != b.values.empty()) return b.values.empty();
+        return !a.values.empty() && search::better(dirs[0], a.values[0], b.values[0]);
+    });
+    return g;
+}
+
+void print_group(const char* title, const std::vector<search::TpeExplanation::Observation>& group,
+                 const search::TpeExplanation& why, const std::vector<search::Direction>& dirs, size_t limit) {
+    std::printf("  %s\n", title);
+    if (group.empty()) return;
+    const auto sorted = best_first(group, dirs);
+    int width = 12;  // wide enough for every objective value shown (several with several objectives)
+    for (size_t i = 0; i < sorted.size() && i < limit; ++i)
+        width = std::max(width, static_cast<int>(shown_objective(sorted[i]).size()));
+    std::printf("    %5s  %*s  %12s\n", "trial", width, dirs.size() == 1 ? "value" : "values", why.name.c_str());
+    for (size_t i = 0; i < sorted.size() && i < limit; ++i) {
+        const auto& o = sorted[i];
+        std::printf("    %5ld  %*s  %12s\n", long(o.number), width, shown_objective(o).c_str(),
+                    o.param ? shown_value(why.distribution, *o.param).c_str() : "- (not set)");
+    }
+    if (sorted.size() > limit) std::printf("    ... %zu more (--all lists them)\n", sorted.size() - limit);
+}
+
+void print_explanation(const search::TpeExplanation& why, const std::vector<search::Direction>& dirs, bool all) {
+    const size_t limit = all ? SIZE_MAX : 10;
+    std::printf("\n%s: %s\n", why.name.c_str(), why.distribution.describe().c_str());
+    print_group(("good (below, l(x)): " + std::to_string(why.below.size()) + " trials").c_str(), why.below, why, dirs,
+                SIZE_MAX);
+    print_group(("bad (above, g(x)): " + std::to_string(why.above.size()) + " trials").c_str(), why.above, why, dirs,
+                limit);
+    // the candidates, one row per distinct value (an int or a categorical is often drawn several times)
+    struct Row {
+        size_t first;  // draw index of its first occurrence
+        int times;
+    };
+    std::vector<Row> rows;
+    for (size_t i = 0; i < why.candidates.size(); ++i) {
+        auto it = std::find_if(rows.begin(), rows.end(),
+                               [&](const Row& r) { return why.candidates[r.first].x == why.candidates[i].x; });
+        if (it == rows.end())
+            rows.push_back({i, 1});
+        else
+            ++it->times;
+    }
+    std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+        return why.candidates[a.first].score() > why.candidates[b.first].score();
+    });
+    const size_t shown = std::min(rows.size(), limit);
+    std::printf("  %zu candidates drawn from l(x)", why.candidates.size());
+    if (rows.size() < why.candidates.size()) std::printf(", %zu distinct values", rows.size());
+    std::printf(", highest score first%s:\n", shown < rows.size() ? (" (the first " + std::to_string(shown) + ")").c_str() : "");
+    const bool repeats = rows.size() < why.candidates.size();  // a "drawn" column only when it says something
+    std::printf("    %12s%s  %8s  %8s  %13s\n", why.name.c_str(), repeats ? "  drawn" : "", "log l", "log g",
+                "log l - log g");
+    for (size_t k = 0; k < shown; ++k) {
+        const auto& c = why.candidates[rows[k].first];
+        const std::string drawn = repeats ? fmt("  %4.0fx", rows[k].times) : "";
+        std::printf("    %12s%s  %8.3f  %8.3f  %13.3f%s\n", shown_value(why.distribution, c.x).c_str(), drawn.c_str(),
+                    c.log_l, c.log_g, c.score(), rows[k].first == why.chosen_index ? "  <- chosen" : "");
+    }
+    if (shown < rows.size()) std::printf("    ... %zu more (--all lists them)\n", rows.size() - shown);
+    if (why.distribution.log && why.distribution.kind == search::Distribution::Kind::Float)
+        std::printf("    (a log range: l and g are densities over log %s)\n", why.name.c_str());
+    std::printf("  chosen: %s = %s\n", why.name.c_str(), shown_value(why.distribution, why.chosen).c_str());
+}
+
+void write_explain_csv(const std::string& path, const std::vector<search::TpeExplanation>& whys) {
+    if (!fs::path(path).parent_path().empty()) fs::create_directories(fs::path(path).parent_path());
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp);
+        if (!out) throw engine::Error("cannot write '" + path + "'");
+        // kind: grid (l and g over the range) | below | above (the observations) | candidate | chosen
+        out << "param,kind,x,label,l,g,log_l,log_g,score,trial,value\n";
+        for (const auto& why : whys) {
+            const auto row = [&](const char* kind, double x, const std::string& trial, const std::string& value) {
+                const double ll = why.log_l(x), lg = why.log_g(x);
+                const json e = why.distribution.to_external(x);
+                std::string label = e.is_string() ? e.get<std::string>() : e.dump();
+                if (label.find_first_of(",\"") != std::string::npos) label = "\"" + label + "\"";
+                out << why.name << ',' << kind << ',' << fmt("%.17g", e.is_number() ? e.get<double>() : x) << ','
+                    << label << ',' << fmt("%.10g", std::exp(ll)) << ',' << fmt("%.10g", std::exp(lg)) << ','
+                    << fmt("%.10g", ll) << ',' << fmt("%.10g", lg) << ',' << fmt("%.10g", ll - lg) << ',' << trial << ','
+                    << value << '\n';
+            };
+            for (double x : why.grid(400)) row("grid", x, "", "");
+            for (const auto* group : {&why.below, &why.above})
+                for (const auto& o : *group)
+                    if (o.param) {
+                        std::string v = shown_objective(o);
+                        if (v.find(',') != std::string::npos) v = "\"" + v + "\"";
+                        row(group == &why.below ? "below" : "above", *o.param, std::to_string(o.number), v);
+                    }
+            for (size_t i = 0; i < why.candidates.size(); ++i)
+                row(i == why.chosen_index ? "chosen" : "candidate", why.candidates[i].x, "", "");
+        }
+    }
+    fs::rename(tmp, path);
+}
+
+}  // namespace
+
+int run_tpe_explain(const TpeExplainOptions& o) {
+    if (!fs::exists(o.storage))
+        throw engine::Error("no study file '" + o.storage + "' (qbert search --storage FILE writes one)");
+    auto storage = std::make_shared<search::Storage>(o.storage);
+    std::string name = o.study;
+    if (name.empty()) {
+        const auto names = storage->study_names();
+        if (names.empty()) throw engine::Error("'" + o.storage + "' holds no study");
+        if (names.size() > 1) {
+            std::string list;
+            for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+            throw engine::Error("'" + o.storage + "' holds several studies (" + list + "): choose one with --study");
+        }
+        name = names[0];
+    }
+    const auto rec = storage->find_study(name);
+    if (!rec) {
+        std::string list;
+        for (const auto& n : storage->study_names()) list += (list.empty() ? "" : ", ") + n;
+        throw engine::Error("no study '" + name + "' in '" + o.storage + "' (studies there: " +
+                            (list.empty() ? "none" : list) + ")");
+    }
+    const json& meta = rec->meta;
+    const bool study_seed = meta.contains("seed") && meta["seed"].is_number_integer();
+    if (!o.has_seed && !study_seed)
+        throw engine::Error("study '" + name + "' does not record its sampler seed: give --seed S, the seed it ran "
+                            "with (TPE's draws depend on it)");
+    const uint64_t seed = o.has_seed ? o.seed : meta["seed"].get<uint64_t>();
+    auto sampler = std::make_shared<search::TpeSampler>(seed);
+    Study study(storage, name, rec->directions, sampler, search::OpenMode::Load);
+    const auto& trials = study.trials();
+    const auto next = static_cast<int64_t>(trials.size());
+
+    // the parameters and their distributions: the latest trial's, the exec space's when the study has one
+    std::map<std::string, search::Distribution> params;
+    for (const auto& t : trials)
+        for (const auto& [n, d] : t.distributions) params[n] = d;
+    if (meta.contains("space") && meta["space"].is_object())
+        for (const auto& [n, d] : meta["space"].items()) params[n] = search::Distribution::from_json(d);
+    std::string known;
+    for (const auto& [n, d] : params) known += (known.empty() ? "" : ", ") + n;
+    if (!o.param.empty() && !params.count(o.param))
+        throw engine::Error("study '" + name + "' has no parameter '" + o.param + "' (its parameters: " +
+                            (known.empty() ? "none yet" : known) + ")");
+    if (params.empty()) throw engine::Error("study '" + name + "' has no parameters yet: nothing to explain");
+
+    // every check before the first line of output (stdout is flushed after an error's stderr line)
+    std::vector<search::TpeExplanation> whys;
+    for (const auto& [n, d] : params)
+        if (o.param.empty() || n == o.param) whys.push_back(sampler->explain(study, next, n, d));
+    const auto& first = whys.front();
+    const int startup = sampler->options().n_startup_trials;
+    if (first.startup)
+        throw engine::Error("study '" + name + "' has " + std::to_string(first.n_finished) +
+                            " finished (complete or pruned) trials, fewer than TPE's n_startup_trials = " +
+                            std::to_string(startup) + ": trial " + std::to_string(next) +
+                            " is drawn at random (uniformly over each range), as TPE does until " +
+                            std::to_string(startup) + " trials have finished; run " +
+                            std::to_string(startup - first.n_finished) + " more and ask again");
+    std::map<TrialState, int> count;
+    for (const auto& t : trials) count[t.state]++;
+    std::printf("study '%s' in %s: %s, %zu trials (%d complete, %d pruned, %d failed, %d running)\n", name.c_str(),
+                o.storage.c_str(), search::directions_name(rec->directions).c_str(), trials.size(),
+                count[TrialState::Complete], count[TrialState::Pruned], count[TrialState::Fail],
+                count[TrialState::Running]);
+    const std::string ran = meta.contains("sampler") && meta["sampler"].is_string() ? meta["sampler"].get<std::string>() : "";
+    if (!o.has_seed || (study_seed && meta["seed"].get<uint64_t>() == seed))
+        std::printf("sampler %s, seed %llu (the study's)\n", ran.empty() ? "unknown" : ran.c_str(),
+                    static_cast<unsigned long long>(seed));
+    else if (study_seed)
+        std::printf("seed %llu (--seed; the study ran with seed %llu: its next trial will not get these values)\n",
+                    static_cast<unsigned long long>(seed), static_cast<unsigned long long>(meta["seed"].get<uint64_t>()));
+    else
+        std::printf("seed %llu (--seed; the study does not record its seed: it must be the one the study ran with)\n",
+                    static_cast<unsigned long long>(seed));
+    if (ran == "tpe-multivariate")
+        std::printf("note: the study runs tpe-multivariate, which samples the parameters every finished trial shares "
+                    "jointly; this shows univariate TPE, which it uses only for the others\n");
+    else if (!ran.empty() && ran != "tpe")
+        std::printf("note: the study runs the %s sampler; this shows what TPE would choose instead\n", ran.c_str());
+    if (meta.contains("pruner") && meta["pruner"].value("name", "") == "hyperband")
+        std::printf("note: with the hyperband pruner TPE sees only the trials of the next trial's bracket; this "
+                    "uses every trial\n");
+
+    std::printf("next trial: %ld. %ld finished trials >= n_startup_trials = %d, so TPE models each parameter:\n",
+                long(next), long(first.n_finished), startup);
+    std::printf("  good = the best gamma(%ld) = %d trials%s, l(x) fitted to them; bad = the other %ld, g(x);\n",
+                long(first.n_finished), first.n_below, rec->directions.size() > 1 ? " (by non-domination rank)" : "",
+                long(first.n_finished - first.n_below));
+    std::printf("  %d candidates drawn from l(x); the one with the highest log l(x) - log g(x) wins\n",
+                sampler->options().n_ei_candidates);
+    std::string chosen;
+    for (const auto& why : whys) {
+        print_explanation(why, rec->directions, o.all);
+        chosen += " " + why.name + "=" + shown_value(why.distribution, why.chosen);
+    }
+    if (!o.csv.empty()) {
+        write_explain_csv(o.csv, whys);
+        std::printf("\ncsv=%s\n", o.csv.c_str());
+    }
+    std::printf("\ntrial %ld gets:%s\n", long(next), chosen.c_str());
     return 0;
 }
 

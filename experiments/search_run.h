@@ -57,11 +57,24 @@ struct Lab2Options {
     std::vector<std::string> pruner_sets;
 };
 
+// `qbert tpe-explain`: how TPE would choose the next trial of an existing study (TpeSampler::explain per
+// parameter): the good / bad split, the candidates drawn from l(x) with log l, log g and their difference, the
+// winner. csv: l(x) and g(x) over each parameter's range, the observations and the candidates, for a figure.
+struct TpeExplainOptions {
+    std::string storage, study;  // study: the file's only one when empty
+    std::string param;           // one parameter (empty: each)
+    std::string csv;
+    uint64_t seed = 0;
+    bool has_seed = false;       // --seed given (otherwise the seed the study records)
+    bool all = false;            // every bad trial and candidate, not only the first ones
+};
+
 // --pruner NAME with its --pruner-set key=value settings (search::make_pruner); errors name the pruner.
 std::shared_ptr<search::Pruner> make_pruner_from(const std::string& name, const std::vector<std::string>& sets);
 
 // Each returns the exit code (1 when no trial completed).
 int run_search(const SearchOptions& o);
+int run_tpe_explain(const TpeExplainOptions& o);
 int run_lab2(const Lab2Options& o);  // experiments/lab2.cpp
 
 }  // namespace qbert::experiments

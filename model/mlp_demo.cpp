@@ -60,6 +60,7 @@ MlpDemoResult run_mlp_demo(const MlpDemoOptions& o, const std::function<void(int
     AdamWOptions ao;
     ao.lr = o.lr;
     ao.weight_decay = o.weight_decay;
+    model.name_parameters();  // QBERT_GRAPH's leaves show their names
     AdamW opt(model.named_parameters(), ao);
     opt.set_no_decay({"bias", "ln"});
     const int64_t steps_per_epoch = o.train_size / o.batch;

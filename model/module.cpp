@@ -129,4 +129,9 @@ LayerNorm::LayerNorm(int64_t C, double eps) : eps_(eps) {
 
 Tensor LayerNorm::forward(const Tensor& x) { return engine::layernorm(x, weight_, bias_, eps_); }
 
+void Module::name_parameters() const {
+    for (auto& [name, t] : named_parameters())
+        if (t.name().empty()) t.set_name(name);
+}
+
 }  // namespace qbert::model

@@ -48,6 +48,8 @@ public:
     // every position was computed before (for calibration, which looks at whole activations only for a while).
     virtual bool set_full_sequence(bool on);
     int64_t num_parameters() const;
+    // Gives every parameter without a name its dotted name (messages, QBERT_GRAPH's leaves and gdb show it).
+    void name_parameters() const;
 
 protected:
     Tensor& register_parameter(const std::string& name, Tensor t);

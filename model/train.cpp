@@ -269,6 +269,7 @@ std::vector<EpochMetrics> fit(BertForSequenceClassification& m, const Encoded& t
     ENGINE_CHECK(train_set.size() > 0, "fit: the training set is empty");
     Rng root(o.seed);
     Rng drop_rng = root.fork("dropout"), batch_rng = root.fork("batches");
+    m.name_parameters();  // messages, QBERT_GRAPH and gdb show parameters by name
     AdamWOptions ao;
     ao.lr = o.lr;
     ao.weight_decay = o.weight_decay;

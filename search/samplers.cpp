@@ -490,9 +490,11 @@ int64_t count_finished(const std::vector<FrozenTrial>& history) {
 }
 
 // Draw candidates from l, keep the one maximizing log l - log g (the first on ties). l is weighted by
-// s.below_weights when there are some (multi-objective), else by the default ramp.
+// s.below_weights when there are some (multi-objective), else by the default ramp. `why` (univariate only)
+// receives l, g, the candidates with their scores and the winner.
 std::vector<double> tpe_pick(const Split& s, const std::vector<std::string>& names,
-                             const std::vector<Distribution>& dists, const TpeOptions& o, SamplerRng& rng) {
+                             const std::vector<Distribution>& dists, const TpeOptions& o, SamplerRng& rng,
+                             TpeExplanation* why = nullptr) {
     // the group's trials that have every name, and the weights of those (when the group has weights)
     const auto observations = [&](const std::vector<const FrozenTrial*>& group, const std::vector<double>& weights,
                                   std::vector<double>& kept_weights) {
@@ -526,11 +528,18 @@ std::vector<double> tpe_pick(const Split& s, const std::vector<std::string>& nam
     size_t best = 0;
     double best_score = -kInf;
     for (size_t i = 0; i < candidates.size(); ++i) {
-        const double score = l.log_pdf(candidates[i]) - g.log_pdf(candidates[i]);
+        const double log_l = l.log_pdf(candidates[i]), log_g = g.log_pdf(candidates[i]);
+        const double score = log_l - log_g;
+        if (why) why->candidates.push_back({candidates[i][0], log_l, log_g});
         if (i == 0 || score > best_score) {
             best = i;
             best_score = score;
         }
+    }
+    if (why) {
+        why->l.emplace(l);
+        why->g.emplace(g);
+        why->chosen_index = best;
     }
     return candidates[best];
 }
@@ -539,13 +548,94 @@ std::vector<double> tpe_pick(const Split& s, const std::vector<std::string>& nam
 
 double TpeSampler::sample_independent(const Study& study, const FrozenTrial& trial, const std::string& name,
                                       const Distribution& d) {
-    SamplerRng rng(stream_seed(seed_, trial.number, name));
-    const auto& history = study.history();
-    if (count_finished(history) < o_.n_startup_trials) return RandomSampler::draw(d, rng);
-    const Split s = split_trials(history, study.directions(), o_);
+    return sample_univariate(study.history(), study.directions(), trial.number, name, d, nullptr);
+}
+
+double TpeSampler::sample_univariate(const std::vector<FrozenTrial>& history, const std::vector<Direction>& dirs,
+                                     int64_t trial_number, const std::string& name, const Distribution& d,
+                                     TpeExplanation* why) const {
+    SamplerRng rng(stream_seed(seed_, trial_number, name));
+    const int64_t n_finished = count_finished(history);
+    if (why) {
+        why->name = name;
+        why->distribution = d;
+        why->trial_number = trial_number;
+        why->n_finished = n_finished;
+        why->n_startup_trials = o_.n_startup_trials;
+        why->startup = n_finished < o_.n_startup_trials;
+    }
+    if (n_finished < o_.n_startup_trials) {
+        const double v = RandomSampler::draw(d, rng);
+        if (why) why->chosen = v;
+        return v;
+    }
+    const Split s = split_trials(history, dirs, o_);
+    if (why) {
+        why->n_below = gamma(n_finished, o_.gamma);
+        const auto observe = [&](const std::vector<const FrozenTrial*>& group, std::vector<TpeExplanation::Observation>& out) {
+            for (const FrozenTrial* t : group) {
+                TpeExplanation::Observation ob;
+                ob.number = t->number;
+                ob.state = t->state;
+                if (t->complete()) ob.values = t->values;
+                if (t->state == TrialState::Pruned && !t->intermediate.empty())
+                    ob.last_reported = t->intermediate.rbegin()->second;
+                if (const auto it = t->params.find(name); it != t->params.end()) ob.param = it->second;
+                out.push_back(std::move(ob));
+            }
+        };
+        observe(s.below, why->below);
+        observe(s.above, why->above);
+    }
     TpeOptions univariate = o_;
     univariate.multivariate = false;  // parameters outside the shared space are modelled alone
-    return tpe_pick(s, {name}, {d}, univariate, rng)[0];
+    const double v = tpe_pick(s, {name}, {d}, univariate, rng, why)[0];
+    if (why) why->chosen = v;
+    return v;
+}
+
+TpeExplanation TpeSampler::explain(const Study& study, int64_t trial_number, const std::string& name,
+                                   const Distribution& d) const {
+    TpeExplanation why;
+    sample_univariate(study.trials(), study.directions(), trial_number, name, d, &why);
+    return why;
+}
+
+double TpeExplanation::log_l(double x) const {
+    return l ? l->log_pdf({x}) : std::numeric_limits<double>::quiet_NaN();
+}
+
+double TpeExplanation::log_g(double x) const {
+    return g ? g->log_pdf({x}) : std::numeric_limits<double>::quiet_NaN();
+}
+
+std::vector<double> TpeExplanation::grid(int n) const {
+    const Distribution& d = distribution;
+    std::vector<double> xs;
+    n = std::max(n, 2);
+    if (d.kind == Distribution::Kind::Categorical) {
+        for (size_t i = 0; i < d.choices.size(); ++i) xs.push_back(static_cast<double>(i));
+        return xs;
+    }
+    if (d.kind == Distribution::Kind::Int) {
+        const auto steps = static_cast<int64_t>(std::llround((d.high - d.low) / d.step)) + 1;
+        const int64_t points = std::min<int64_t>(steps, n);
+        for (int64_t i = 0; i < points; ++i) {
+            const double k = points == steps ? static_cast<double>(i)
+                                             : std::nearbyint(static_cast<double>(i * (steps - 1)) / static_cast<double>(points - 1));
+            const double x = d.low + k * d.step;
+            if (xs.empty() || x != xs.back()) xs.push_back(x);
+        }
+        return xs;
+    }
+    for (int i = 0; i < n; ++i) {
+        const double t = static_cast<double>(i) / (n - 1);
+        xs.push_back(d.log ? std::exp(std::log(d.low) + t * (std::log(d.high) - std::log(d.low)))
+                           : d.low + t * (d.high - d.low));
+    }
+    xs.front() = d.low;  // exactly the ends, whatever exp(log(.)) rounds to
+    xs.back() = d.high;
+    return xs;
 }
 
 std::map<std::string, Distribution> intersection_search_space(const std::vector<FrozenTrial>& history,

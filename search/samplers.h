@@ -71,13 +71,25 @@ struct TpeOptions {
 // non-domination ranks while they fit in gamma(n), the rest of gamma(n) from the next rank by greedy
 // hypervolume subset selection; the below trials weigh their hypervolume contributions (non-Pareto ones
 // ~0), the above ones the default ramp. PRUNED trials only fill "below" when too few trials completed.
+struct TpeExplanation;
+
 class TpeSampler : public Sampler {
 public:
     explicit TpeSampler(uint64_t seed = 0, TpeOptions o = {}) : seed_(seed), o_(o) {}
     std::string name() const override { return o_.multivariate ? "tpe-multivariate" : "tpe"; }
+    const TpeOptions& options() const { return o_; }
+    uint64_t seed() const { return seed_; }
     std::map<std::string, double> sample_relative(Study& study, FrozenTrial& trial) override;
     double sample_independent(const Study& study, const FrozenTrial& trial, const std::string& name,
                               const Distribution& d) override;
+    // How univariate TPE picks parameter `name` of trial `trial_number`, step by step (qbert tpe-explain): the
+    // split, l and g, the candidates and their scores. Computed by the code that samples, from the study's
+    // trials as stored now (Study::trials()), with the stream sample_independent uses: `chosen` is what
+    // sample_independent returns for that trial when the next ask() sees the same finished trials (the
+    // running trials do not count). A multivariate sampler picks the shared search space jointly in
+    // sample_relative; this explains only the univariate choice.
+    TpeExplanation explain(const Study& study, int64_t trial_number, const std::string& name,
+                           const Distribution& d) const;
 
     static int gamma(int64_t n, TpeOptions::Gamma g);
     static std::vector<double> weights(int64_t n);  // Optuna's default_weights
@@ -90,6 +102,10 @@ public:
                                              const std::vector<Direction>& directions);
 
 private:
+    // sample_independent and explain: one parameter from `history` (why: filled when given)
+    double sample_univariate(const std::vector<FrozenTrial>& history, const std::vector<Direction>& directions,
+                             int64_t trial_number, const std::string& name, const Distribution& d,
+                             TpeExplanation* why) const;
     uint64_t seed_;
     TpeOptions o_;
 };
@@ -120,6 +136,43 @@ public:
 private:
     std::vector<double> weights_;  // one per component (observations, then the prior)
     std::vector<Kernel> kernels_;  // one per parameter
+};
+
+// TpeSampler::explain's answer for one parameter of one trial. Values of the parameter are internal (the
+// number itself; the index of the choice for a categorical).
+struct TpeExplanation {
+    struct Observation {
+        int64_t number = -1;
+        TrialState state = TrialState::Complete;
+        std::vector<double> values;          // the objective value(s); empty for a PRUNED trial
+        std::optional<double> last_reported;  // a PRUNED trial: its last intermediate value, if any
+        std::optional<double> param;          // none: the trial lacks the parameter (it is left out of l / g)
+    };
+    struct Candidate {
+        double x = 0.0;  // as scored: ints on their step grid
+        double log_l = 0.0, log_g = 0.0;
+        double score() const { return log_l - log_g; }
+    };
+    std::string name;
+    Distribution distribution;
+    int64_t trial_number = -1;
+    int64_t n_finished = 0;    // COMPLETE + PRUNED trials
+    int n_startup_trials = 0;
+    bool startup = false;      // n_finished < n_startup_trials: `chosen` is a uniform random draw, nothing below
+    int n_below = 0;           // gamma(n_finished): the size of the "below" (good) group
+    std::vector<Observation> below, above;  // the good / bad trials, in trial-number order
+    std::vector<Candidate> candidates;      // drawn from l, in draw order
+    size_t chosen_index = 0;                // the first candidate with the highest score
+    double chosen = 0.0;                    // what sample_independent returns
+    std::optional<ParzenEstimator> l, g;    // fitted to below / above (none in the start-up phase)
+
+    // log l(x) and log g(x) at an internal value x, as TPE scores it: a density over the parameter's own scale
+    // (over log x for a log range), for an int the probability of its step cell, for a categorical of the choice.
+    double log_l(double x) const;
+    double log_g(double x) const;
+    // Internal values over the whole range, for plotting l and g: n evenly spaced floats (evenly in log x for a
+    // log range); every int step (or n of them, evenly, when there are more); every categorical choice.
+    std::vector<double> grid(int n = 200) const;
 };
 
 struct NsgaIIOptions {

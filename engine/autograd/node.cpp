@@ -1,8 +1,10 @@
 #include "engine/autograd/node.h"
 
+#include <exception>
 #include <unordered_map>
 
 #include "engine/autograd/grad_mode.h"
+#include "engine/autograd/graph.h"
 #include "engine/ops/elementwise.h"
 
 namespace qbert::engine {
@@ -70,6 +72,7 @@ std::shared_ptr<Node> edge_of(const Tensor& t) {
     std::shared_ptr<Node> acc = impl.grad_accumulator.lock();
     if (!acc) {
         acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+        if (graph::capturing()) acc->debug_out = dtype_name(t.dtype()) + shape_str(t.shape());
         impl.grad_accumulator = acc;
     }
     return acc;
@@ -114,6 +117,10 @@ Tensor record(Tensor out, const char* name, const std::vector<Tensor>& inputs,
         if (t.defined() && out.defined() && t.impl_ptr() == out.impl_ptr()) t = t.detach();
     auto node = std::make_shared<FunctionNode>(name, std::move(to_save), std::move(needs), std::move(fn));
     node->next = std::move(next);
+    if (graph::capturing()) {
+        node->debug_out = dtype_name(out.dtype()) + shape_str(out.shape());
+        node->debug_forward = graph::take_kernels();
+    }
     // `out` may share its impl with nothing else yet; give it the history
     out.impl().requires_grad = true;
     out.impl().grad_fn = std::move(node);
@@ -155,13 +162,35 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
         }
     }
 
+    // QBERT_GRAPH: the edges are read now, before the loop below releases them.
+    const bool capture = graph::capturing();
+    struct EndCaptureOnThrow {  // a backward that throws must not leave the capture for the next one
+        bool armed;
+        ~EndCaptureOnThrow() {
+            if (armed && std::uncaught_exceptions() > 0) graph::capture_to("");
+        }
+    } end_capture{capture};
+    const graph::InBackward in_backward;
+    std::vector<std::pair<Node*, std::vector<Node*>>> captured;
+    if (capture) {
+        graph::take_kernels();  // whatever ran after the last recorded op is not part of any node
+        for (const auto& n : alive) {
+            std::vector<Node*> inputs;
+            for (const auto& e : n->next)
+                if (e) inputs.push_back(e.get());
+            captured.emplace_back(n.get(), std::move(inputs));
+        }
+    }
+
     // Process nodes whose gradient is complete; fixed order, so results are bitwise reproducible.
     std::unordered_map<Node*, Tensor> pending;
     pending[root_node.get()] = g;
     std::vector<Node*> ready{root_node.get()};
+    std::vector<Node*> executed;  // QBERT_GRAPH only
     while (!ready.empty()) {
         Node* n = ready.back();
         ready.pop_back();
+        if (capture) executed.push_back(n);
         Tensor gin;
         if (auto it = pending.find(n); it != pending.end()) {
             gin = std::move(it->second);
@@ -183,6 +212,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
             }
             if (--deps[child] == 0) ready.push_back(child);
         }
+        if (capture) n->debug_backward = graph::take_kernels();
         if (!retain_graph) {
             n->release();
             if (dynamic_cast<AccumulateGrad*>(n) == nullptr) {
@@ -191,6 +221,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
             }
         }
     }
+    if (capture) graph::write_dot(captured, executed);
 }
 
 }  // namespace qbert::engine

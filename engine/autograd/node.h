@@ -48,6 +48,10 @@ public:
 
     std::vector<std::shared_ptr<Node>> next;  // one per input; null when that input needs no grad
     bool released = false;
+    // Filled only while a graph capture is on (QBERT_GRAPH, autograd/graph.h), for the .dot file: the
+    // output ("f32[8,64]") and the kernels that ran for this node in forward and in backward.
+    // debug_op, when set, names what the node does better than its op (dropout is a mul by its mask).
+    std::string debug_out, debug_forward, debug_backward, debug_op;
 };
 
 // Saved tensors, unpacked and version-checked, plus which inputs need a gradient.

@@ -68,7 +68,9 @@ Rng Rng::fork(std::string_view purpose) const {
     uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a of the purpose, mixed with the seed
     for (char c : purpose) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
     uint64_t x = seed_ ^ h;
-    return Rng(splitmix64_next(x));
+    Rng r(splitmix64_next(x));
+    r.purpose_ = purpose_.empty() ? std::string(purpose) : purpose_ + "/" + std::string(purpose);
+    return r;
 }
 
 }  // namespace qbert::engine

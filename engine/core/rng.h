@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace qbert::engine {
@@ -35,9 +36,13 @@ public:
     // same stream, whatever else was drawn from this one.
     Rng fork(std::string_view purpose) const;
     uint64_t seed() const { return seed_; }
+    // The fork path that made this generator, "init" or "data/epoch" ("" for one made from a seed): for
+    // messages and the gdb printer (scripts/gdb/qbert_printers.py). It plays no part in the numbers.
+    const std::string& purpose() const { return purpose_; }
 
 private:
     uint64_t seed_;
+    std::string purpose_;
     uint64_t s_[4];
     bool has_spare_ = false;
     double spare_ = 0.0;

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/autograd/graph.h"
+
 namespace qbert::engine {
 
 void compare_outputs(const char* kernel, size_t output_index, const Tensor& ref, const Tensor& fast,
@@ -46,6 +48,7 @@ void KernelCall::finish(std::initializer_list<Tensor> outs) {
         ++index;
     }
     ENGINE_ASSERT(compared == twins_.size(), kernel_, ": a check_output twin is missing from finish()'s outputs");
+    if (graph::noting()) graph::note_kernel(kernel_, kernel_mode_name(mode_));
     if (trace_) {
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
         std::string shapes;

@@ -281,7 +281,7 @@ std::string g9(double v) {
 // One element of a scalar float format: exponent and mantissa integer, as the kernel computes them.
 std::string explain_float(float x, FormatKind k, int M, float bias, float e_min, float e_max) {
     using namespace kernels;
-    if (close_to_zero(x)) return "|x| <= 1e-8: passed through unchanged";
+    if (close_to_zero(x)) return "|x| <= 1e-8: too small to quantize, passed through (-0 comes out as 0)";
     const float v = std::fabs(x), shift = pow2(static_cast<float>(M));
     if (k == FormatKind::MinifloatDenorm || k == FormatKind::BlockFp) {
         const bool bfp = k == FormatKind::BlockFp;
@@ -289,9 +289,11 @@ std::string explain_float(float x, FormatKind k, int M, float bias, float e_min,
         const float raw = bfp ? e : std::ceil(std::log2(v + 1e-9f));
         const float r = std::nearbyint((bfp ? v + 1e-9f : v) / pow2(e) * shift);
         const float kk = clampf(r, 0.0f, shift - 1.0f);
-        return concat(bfp ? "shared exponent e=" : "exponent e=ceil(log2|x|)=", g9(raw), raw != e ? " clamped to " + g9(e) : "",
-                      " mantissa=|x|/2^e*2^", M, " rounded=", g9(r), r != kk ? " capped to " + g9(kk) : "",
-                      " (no hidden bit: value = 2^e * k/2^M)");
+        // block_fp: the caller has printed the shared exponent e already
+        const std::string exponent =
+            bfp ? std::string() : concat("exponent e=ceil(log2|x|)=", g9(raw + 0.0f), raw != e ? " clamped to " + g9(e + 0.0f) : "", " ");
+        return concat(exponent, "mantissa k=round(|x|/2^e*2^", M, ")=round(", g9((bfp ? v + 1e-9f : v) / pow2(e) * shift),
+                      ")=", g9(r), r != kk ? " capped to " + g9(kk) : "", " (no hidden bit: value = 2^e * k/2^M)");
     }
     // minifloat_ieee
     const float raw = std::floor(std::log2(v + 1e-9f)), e = clampf(raw, e_min, e_max);
@@ -299,15 +301,16 @@ std::string explain_float(float x, FormatKind k, int M, float bias, float e_min,
     const bool normal = e != -bias;
     const float r = normal ? std::nearbyint(m * shift - shift) : std::nearbyint(m * shift / 2.0f);
     const float kk = clampf(r, 0.0f, shift - 1.0f);
-    return concat("exponent e=floor(log2|x|)=", g9(raw), raw != e ? " clamped to " + g9(e) : "",
-                  normal ? " normal: mantissa 1.k with k=round(|x|/2^e*2^M - 2^M)=" : " subnormal: k=round(|x|/2^e*2^M/2)=",
-                  g9(r), r != kk ? " capped to " + g9(kk) : "", " (M=", M, ")");
+    // + 0.0f: an exponent of -0 (a shared bias of 0) prints as 0
+    return concat("exponent e=floor(log2|x|)=", g9(raw + 0.0f), raw != e ? " clamped to " + g9(e + 0.0f) : "",
+                  normal ? " normal: mantissa 1.k with k=round(|x|/2^e*2^M - 2^M)=round(" : " subnormal: k=round(|x|/2^e*2^M/2)=round(",
+                  g9(normal ? m * shift - shift : m * shift / 2.0f), ")=", g9(r), r != kk ? " capped to " + g9(kk) : "", " (M=", M, ")");
 }
 
 std::string explain_log(float x, float p01, float e_min, float e_max) {
     const float raw = std::nearbyint(std::log2(std::fabs(x) + p01));
     const float e = kernels::clampf(raw, e_min, e_max);
-    return concat("exponent e=round(log2(|x| + 2^e_min/10))=", g9(raw), raw != e ? " clamped to " + g9(e) : "",
+    return concat("exponent e=round(log2(|x| + 2^e_min/10))=", g9(raw + 0.0f), raw != e ? " clamped to " + g9(e + 0.0f) : "",
                   " (range [", g9(e_min), ", ", g9(e_max), "]; zero is not representable)");
 }
 }  // namespace
@@ -363,7 +366,7 @@ std::vector<std::string> explain_quantize(const Tensor& x_in, const Tensor& y_in
                                    : std::string(xi >= 0.0f ? "x >= 0 -> +1" : "x < 0 -> -1");
                 break;
             case FormatKind::Ternary:
-                how = concat("threshold t=0.75*mean|x|=", g9(t), xi > t ? " x > t" : (xi < -t ? " x < -t" : " |x| <= t -> 0"),
+                how = concat("threshold t=0.75*mean|x|=", g9(t), xi > t ? " x > t: +1" : (xi < -t ? " x < -t: -1" : " |x| <= t: 0"),
                              f.scaling ? concat(" scale=mean|x| over |x|>t=", g9(alpha)) : "");
                 break;
             default: break;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/autograd/graph.h"
 #include "engine/autograd/node.h"
 #include "engine/core/rng.h"
 #include "engine/kernels/fast/fast.h"
@@ -410,7 +411,9 @@ Tensor dropout(const Tensor& x, double p, Rng& rng, bool training) {
         for (int64_t i = 0; i < mask.numel(); ++i)
             m[i] = static_cast<double>(rng.uniform()) >= p ? static_cast<T>(keep_scale) : T(0);
     });
-    return mul(x, mask);
+    Tensor y = mul(x, mask);
+    if (graph::capturing() && y.grad_fn()) y.grad_fn()->debug_op = "dropout (mul)";  // QBERT_GRAPH's label
+    return y;
 }
 
 }  // namespace qbert::engine

@@ -1,3 +1,6 @@
+#include <fstream>
+#include <iterator>
+
 #include "support/helpers.h"
 
 using namespace qbert::test;
@@ -97,4 +100,53 @@ TEST_CASE("gradient flows back only through the slice that is used", "[autograd]
     auto parts = split(mul(x, x), {1, 1}, 0);
     sum(parts[1]).backward();
     REQUIRE(x.grad().to_vector_f32() == std::vector<float>{0, 2});
+}
+
+TEST_CASE("a graph capture writes one backward's graph: ops in forward order, kernels, parameter names", "[autograd][graph]") {
+    const TempDir dir;
+    const std::string path = dir.file("graph.dot");
+    Tensor x = Tensor::from_vector(std::vector<float>{1, -2, 3, 4, 5, -6}, {2, 3});
+    Tensor w = Tensor::from_vector(std::vector<float>{0.5f, -1, 2, 1, 0, -0.5f}, {2, 3}).set_requires_grad(true);
+    w.set_name("layer.weight");
+    Tensor b = Tensor::zeros({2}).set_requires_grad(true);
+    b.set_name("layer.bias");
+    engine::graph::capture_to(path);
+    REQUIRE(engine::graph::capturing());
+    Tensor loss = sum(engine::gelu(engine::linear(x, w, b)));
+    loss.backward();
+    REQUIRE_FALSE(engine::graph::capturing());  // one step only
+    REQUIRE(engine::graph::last_written() == path);
+    const auto g = engine::graph::last_graph();
+    // leaves w, b; linear, gelu, sum: 5 nodes, inputs always before the node that reads them, the loss last
+    REQUIRE(g.size() == 5);
+    for (size_t i = 0; i < g.size(); ++i)
+        for (size_t in : g[i].inputs) REQUIRE(in < i);
+    REQUIRE(g.back().op == "sum");
+    REQUIRE(g.back().out == "f32[]");
+    int leaves = 0;
+    for (const auto& n : g) {
+        if (n.leaf) {
+            ++leaves;
+            REQUIRE((n.op == "layer.weight" || n.op == "layer.bias"));
+        }
+        if (n.op == "linear") {
+            REQUIRE(n.out == "f32[2,2]");
+            REQUIRE_THAT(n.forward, Contains("linear_forward ("));
+            REQUIRE_THAT(n.backward, Contains("linear_backward ("));
+            REQUIRE(n.inputs.size() == 2);  // x needs no gradient: no edge
+        }
+        if (n.op == "gelu") REQUIRE_THAT(n.forward, Contains("gelu_forward ("));
+    }
+    REQUIRE(leaves == 2);
+    std::ifstream f(path);
+    const std::string dot((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    REQUIRE_THAT(dot, Contains("digraph qbert_step {"));
+    REQUIRE_THAT(dot, Contains("label=\"layer.weight\\nf32[2,3]\""));
+    REQUIRE_THAT(dot, Contains("(the loss)"));
+    REQUIRE_THAT(dot, Contains(" -> "));
+    // a second backward writes nothing and notes nothing on the nodes
+    Tensor loss2 = sum(engine::linear(x, w, b));
+    REQUIRE(loss2.grad_fn()->debug_forward.empty());
+    loss2.backward();
+    REQUIRE(engine::graph::last_graph().size() == 5);
 }

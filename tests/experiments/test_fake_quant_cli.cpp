@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <iterator>
 
 #include "support/helpers.h"
 #include "util/subprocess.h"
@@ -15,11 +16,12 @@ struct Run {
     int status = 0;
     std::vector<std::string> lines;
 };
-Run fake_quant(const std::vector<std::string>& args, const std::string& in) {
+// `qbert ARGS...` with `in` on stdin; stdout and stderr lines together.
+Run learn_run(const std::vector<std::string>& args, const std::string& in = "") {
     qbert::util::SpawnOptions o;
-    o.argv = {QBERT_EXE, "fake-quant"};
+    o.argv = {QBERT_EXE};
     o.argv.insert(o.argv.end(), args.begin(), args.end());
-    o.pipe_stdin = true;
+    o.pipe_stdin = true;  // an empty stdin is an immediate end of file
     o.stdin_data = in;
     o.stderr_to = qbert::util::SpawnOptions::Stderr::Merge;
     auto c = qbert::util::Child::spawn(o);
@@ -27,6 +29,10 @@ Run fake_quant(const std::vector<std::string>& args, const std::string& in) {
     while (c.read(-1, [&](const std::string& l) { r.lines.push_back(l); })) {}
     r.status = c.wait();
     return r;
+}
+Run fake_quant(std::vector<std::string> args, const std::string& in) {
+    args.insert(args.begin(), "fake-quant");
+    return learn_run(args, in);
 }
 std::string join(const std::vector<int64_t>& v) {
     std::string s;
@@ -111,4 +117,79 @@ TEST_CASE("qbert fake-quant: integer, binary, ternary, explain, and errors exit 
           "1 2 3 4", "holds 6 values, but stdin gave 4");
     fails({"--format", "log", "--width", "6", "--exponent-width", "3"}, "1", "--exponent-width does not apply");
     fails({}, "1 x 2", "stdin value 2: 'x' is not a number");
+}
+
+namespace {
+std::string learn_all(const Run& r) {
+    std::string s;
+    for (const auto& l : r.lines) s += l + "\n";
+    return s;
+}
+}  // namespace
+
+TEST_CASE("qbert prune --explain: the threshold, the mask, and the pass's own mask checked", "[experiments][cli][learn]") {
+    // l1-norm on the 4x8 demo layer: 32 weights, sparsity 0.5 -> position 15.5, 16 kept
+    const Run l1 = learn_run({"prune", "--explain", "--sparsity", "0.5"});
+    INFO(learn_all(l1));
+    REQUIRE(l1.status == 0);
+    REQUIRE_THAT(learn_all(l1), Contains("position 0.5 x (32 - 1) = 15.5, between #15"));
+    REQUIRE_THAT(learn_all(l1), Contains("kept 16 of 32 weights: sparsity 0.5000"));
+    REQUIRE_THAT(learn_all(l1), Contains("checked: the prune pass (passes/prune.cpp) made this same mask"));
+    // the printed mask has 16 ones
+    int ones = 0;
+    bool in_mask = false;
+    for (const auto& l : l1.lines) {
+        if (l.rfind("mask M", 0) == 0) { in_mask = true; continue; }
+        if (in_mask && l.rfind("W*M", 0) == 0) break;
+        if (in_mask)
+            for (char ch : l) ones += ch == '1';
+    }
+    REQUIRE(ones == 16);
+    const Run rnd = learn_run({"prune", "--explain", "--method", "random", "--sparsity", "0.3", "--rows", "3", "--cols", "5", "--seed", "7"});
+    INFO(learn_all(rnd));
+    REQUIRE(rnd.status == 0);
+    REQUIRE_THAT(learn_all(rnd), Contains("Rng(--seed 7).fork(\"prune\").fork(\"layer\")"));  // qbert prune's stream
+    REQUIRE_THAT(learn_all(rnd), Contains("checked: the prune pass"));
+    // bad input: exit 1 with the reason; prune without --explain still needs its options (exit 2)
+    const Run bad = learn_run({"prune", "--explain", "--method", "magnitude"});
+    REQUIRE(bad.status == 1);
+    REQUIRE_THAT(learn_all(bad), Contains("--method must be l1-norm or random"));
+    const Run missing = learn_run({"prune", "--checkpoint", "x.h5"});
+    REQUIRE(missing.status == 2);
+    REQUIRE_THAT(learn_all(missing), Contains("--config is required"));
+    // flags of one mode are refused in the other, not ignored
+    const Run stray = learn_run({"prune", "--checkpoint", "x.h5", "--config", "p.toml", "--out", "y.h5", "--sparsity", "0.9"});
+    REQUIRE(stray.status == 2);
+    REQUIRE_THAT(learn_all(stray), Contains("--sparsity goes with --explain"));
+    const Run out_too = learn_run({"prune", "--explain", "--out", "y.h5"});
+    REQUIRE(out_too.status == 2);
+    REQUIRE_THAT(learn_all(out_too), Contains("--out is not used by --explain"));
+}
+
+TEST_CASE("qbert explain-step: one step op by op, its graph written, pruned weights stay pruned", "[experiments][cli][learn]") {
+    qbert::test::TempDir dir;
+    const std::string dot = dir.file("step.dot"), prune_toml = dir.file("prune.toml");
+    {
+        std::ofstream f(prune_toml);
+        f << "[weight]\nsparsity = 0.5\nmethod = \"l1-norm\"\nscope = \"local\"\n[activation]\nsparsity = 0.0\n";
+    }
+    const Run r = learn_run({"explain-step", "--set", "model.num_hidden_layers=1", "--set", "model.hidden_size=32",
+                             "--set", "model.intermediate_size=64", "--seq-len", "8", "--prune", prune_toml, "--out", dot});
+    INFO(learn_all(r));
+    REQUIRE(r.status == 0);
+    const std::string out = learn_all(r);
+    REQUIRE_THAT(out, Contains("linear f32[2,1,32] <- "));  // the last layer computes [CLS] only
+    REQUIRE_THAT(out, Contains("linear_forward ("));
+    REQUIRE_THAT(out, Contains("bert.encoder.layer.0.attention.self.query.weight"));
+    REQUIRE_THAT(out, Contains("largest |gradient| of a pruned weight: 0 "));
+    REQUIRE_THAT(out, Contains("largest |W*M| of a pruned weight after the step: 0 "));
+    std::ifstream f(dot);
+    REQUIRE(f.good());
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    REQUIRE_THAT(text, Contains("digraph qbert_step {"));
+    REQUIRE_THAT(text, Contains("dropout (mul)"));
+    // a checkpoint and a --set together are refused
+    const Run bad = learn_run({"explain-step", "--checkpoint", dir.file("none.h5"), "--set", "model.hidden_size=32"});
+    REQUIRE(bad.status == 1);
+    REQUIRE_THAT(learn_all(bad), Contains("leave out --config and --set"));
 }

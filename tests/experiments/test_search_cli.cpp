@@ -12,6 +12,7 @@
 #include <map>
 #include <thread>
 
+#include "search/storage.h"
 #include "support/helpers.h"
 #include "util/csv.h"
 #include "util/subprocess.h"
@@ -170,4 +171,105 @@ TEST_CASE("qbert search: a bad pruner name or setting is a clear error", "[exper
     REQUIRE(r.status != 0);
     REQUIRE_THAT(r.out, Contains("--pruner needs a single objective"));
     REQUIRE_FALSE(std::filesystem::exists(s.db));  // nothing was started
+}
+
+namespace {
+
+// An exec study of one float and one int (minimise (x - 2)^2 + (n - 3)^2) with TPE, seed 7.
+struct TpeStudy {
+    TempDir dir;
+    std::string space = dir.file("space.toml"), db = dir.file("tpe.db"), out = dir.file("out");
+    TpeStudy() {
+        std::ofstream(space) << "[x]\ntype = \"float\"\nlow = -5.0\nhigh = 10.0\n[n]\ntype = \"int\"\nlow = 1\nhigh = 8\n";
+    }
+    CliRun search(int trials, bool resume = false) const {
+        std::vector<std::string> a{"search", "--objective", "exec", "--space", space, "--exec",
+                                   "awk \"BEGIN { print ({x} - 2)^2 + ({n} - 3)^2 }\"", "--direction", "minimize",
+                                   "--sampler", "tpe", "--seed", "7", "--trials", std::to_string(trials), "--storage", db,
+                                   "--study", "tpe", "--out", out};
+        if (resume) a.push_back("--resume");
+        return run_qbert(a);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("qbert tpe-explain: the split, the candidates table, and the value the next trial really gets", "[experiments][cli][tpe-explain]") {
+    TpeStudy s;
+    REQUIRE(s.search(12).status == 0);
+    const std::string csv = s.dir.file("fig/tpe.csv");
+    const CliRun r = run_qbert({"tpe-explain", "--storage", s.db, "--csv", csv});
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    REQUIRE_THAT(r.out, Contains("study 'tpe' in " + s.db + ": minimize, 12 trials (12 complete"));
+    REQUIRE_THAT(r.out, Contains("seed 7 (the study's)"));
+    REQUIRE_THAT(r.out, Contains("next trial: 12. 12 finished trials >= n_startup_trials = 10"));
+    REQUIRE_THAT(r.out, Contains("good = the best gamma(12) = 2 trials"));
+    REQUIRE_THAT(r.out, Contains("\nn: int[1, 8]\n") && Contains("\nx: float[-5, 10]\n"));
+    REQUIRE_THAT(r.out, Contains("good (below, l(x)): 2 trials") && Contains("bad (above, g(x)): 10 trials"));
+    REQUIRE_THAT(r.out, Contains("24 candidates drawn from l(x)") && Contains("log l - log g") &&
+                            Contains("<- chosen"));
+    // the CSV: l and g over the range, the 12 observations and the 24 candidates of each parameter, one chosen
+    std::ifstream in(csv);
+    std::vector<std::string> header, f;
+    REQUIRE(qbert::util::read_csv_row(in, header));
+    REQUIRE(header == std::vector<std::string>{"param", "kind", "x", "label", "l", "g", "log_l", "log_g", "score",
+                                               "trial", "value"});
+    std::map<std::string, std::map<std::string, int>> kinds;
+    std::map<std::string, std::string> chosen;
+    while (qbert::util::read_csv_row(in, f)) {
+        kinds[f[0]][f[1]]++;
+        if (f[1] == "chosen") chosen[f[0]] = f[2];
+        REQUIRE(std::stod(f[4]) > 0);
+    }
+    REQUIRE(kinds["x"]["grid"] == 400);
+    REQUIRE(kinds["n"]["grid"] == 8);
+    for (const auto* p : {"x", "n"}) {
+        REQUIRE(kinds[p]["below"] == 2);
+        REQUIRE(kinds[p]["above"] == 10);
+        REQUIRE(kinds[p]["candidate"] + kinds[p]["chosen"] == 24);
+        REQUIRE(kinds[p]["chosen"] == 1);
+    }
+    // the printed choice is the one trial 12 gets when the study goes on
+    const std::string gets = "trial 12 gets: n=" + chosen["n"] + " x=";
+    REQUIRE_THAT(r.out, Contains(gets));
+    REQUIRE(s.search(13, true).status == 0);
+    qbert::search::Storage storage(s.db);
+    const auto trials = storage.trials(storage.find_study("tpe")->id);
+    REQUIRE(trials.size() == 13);
+    REQUIRE(trials[12].params.at("x") == std::stod(chosen["x"]));  // %.17g: exact
+    REQUIRE(trials[12].params.at("n") == std::stod(chosen["n"]));
+    // one parameter; every trial and candidate with --all
+    const CliRun one = run_qbert({"tpe-explain", "--storage", s.db, "--study", "tpe", "--param", "x", "--all"});
+    REQUIRE(one.status == 0);
+    REQUIRE_THAT(one.out, Contains("next trial: 13.") && Contains("bad (above, g(x)): 11 trials"));
+    REQUIRE_THAT(one.out, !Contains("\nn: int") && !Contains("more (--all lists them)"));
+    // another seed is said to differ from the study's
+    const CliRun other = run_qbert({"tpe-explain", "--storage", s.db, "--seed", "8", "--param", "n"});
+    REQUIRE(other.status == 0);
+    REQUIRE_THAT(other.out, Contains("seed 8 (--seed; the study ran with seed 7"));
+}
+
+TEST_CASE("qbert tpe-explain: clear errors (file, study, parameter, start-up phase)", "[experiments][cli][tpe-explain]") {
+    TpeStudy s;
+    CliRun r = run_qbert({"tpe-explain", "--storage", s.dir.file("none.db")});
+    REQUIRE(r.status == 1);
+    REQUIRE_THAT(r.out, Contains("no study file '" + s.dir.file("none.db") + "'"));
+    REQUIRE_FALSE(std::filesystem::exists(s.dir.file("none.db")));
+    REQUIRE(s.search(4).status == 0);
+    r = run_qbert({"tpe-explain", "--storage", s.db, "--study", "nope"});
+    REQUIRE(r.status == 1);
+    REQUIRE_THAT(r.out, Contains("no study 'nope' in '" + s.db + "' (studies there: tpe)"));
+    r = run_qbert({"tpe-explain", "--storage", s.db, "--param", "zz"});
+    REQUIRE(r.status == 1);
+    REQUIRE_THAT(r.out, Contains("study 'tpe' has no parameter 'zz' (its parameters: n, x)"));
+    // 4 finished trials: TPE still draws at random
+    r = run_qbert({"tpe-explain", "--storage", s.db});
+    INFO(r.out);
+    REQUIRE(r.status == 1);
+    REQUIRE_THAT(r.out, Contains("has 4 finished (complete or pruned) trials, fewer than TPE's n_startup_trials = 10") &&
+                            Contains("trial 4 is drawn at random") && Contains("run 6 more"));
+    r = run_qbert({"tpe-explain"});
+    REQUIRE(r.status == 2);
+    REQUIRE_THAT(r.out, Contains("--storage"));
 }

@@ -466,3 +466,136 @@ TEST_CASE("exec objective: a command over its timeout is stopped with everything
     REQUIRE(r.value == 2.0);
     REQUIRE_THROWS_WITH(run_exec("echo 2", p, 0, "", -1.0), Contains("timeout"));
 }
+
+// TpeSampler::explain (qbert tpe-explain) is the sampler's own computation: what it reports as chosen is what
+// the next trial gets, for every kind of distribution, in the start-up phase and after it.
+TEST_CASE("TPE explain: the chosen value is what sample_independent returns, for every kind of parameter", "[search][tpe-explain]") {
+    for (const int n_trials : {4, 14, 31}) {
+        DYNAMIC_SECTION(n_trials << " finished trials") {
+            auto sampler = std::make_shared<TpeSampler>(11);
+            Study study(memory(), "explain", Direction::Minimize, sampler);
+            OptimizeOptions o;
+            o.n_trials = n_trials;
+            o.catch_errors = false;
+            study.optimize(
+                [](Trial& t) {
+                    const double x = t.suggest_float("x", -5, 10);
+                    const double lr = t.suggest_float("lr", 1e-4, 1e-1, true);
+                    const auto n = t.suggest_int("n", 1, 8);
+                    const auto s = t.suggest_int("s", 0, 10, 2);
+                    const auto w = t.suggest_int("w", 4, 256, 1, true);
+                    const auto act = t.suggest_string("act", {"relu", "gelu", "tanh"});
+                    if (t.number() % 7 == 3) {  // a few PRUNED trials, as TPE counts them too
+                        t.report(100.0 + x, 0);
+                        throw TrialPruned("pruned");
+                    }
+                    return (x - 2) * (x - 2) + std::pow(std::log10(lr) + 2.5, 2) + double((n - 3) * (n - 3)) +
+                           std::abs(s - 4) + std::abs(std::log2(double(w)) - 5) + (act == "gelu" ? 0.0 : 1.0);
+                },
+                o);
+            const auto dists = study.trials().back().distributions;
+            REQUIRE(dists.size() == 6);
+            const int64_t next = static_cast<int64_t>(study.trials().size());
+            std::map<std::string, TpeExplanation> whys;
+            for (const auto& [name, d] : dists) whys.emplace(name, sampler->explain(study, next, name, d));
+            Trial t = study.ask();
+            REQUIRE(t.number() == next);
+            for (const auto& [name, d] : dists) {
+                INFO(name << " " << d.describe());
+                const TpeExplanation& why = whys.at(name);
+                REQUIRE(why.trial_number == next);
+                REQUIRE(why.n_finished == n_trials);
+                REQUIRE(why.startup == (n_trials < 10));
+                // the same value as the sampler gives this trial, bit for bit, and as the trial got
+                REQUIRE(why.chosen == sampler->sample_independent(study, t.frozen(), name, d));
+                REQUIRE(why.chosen == d.to_internal(t.suggest(name, d), name));
+                REQUIRE(d.contains(why.chosen));
+                if (why.startup) {
+                    REQUIRE(why.candidates.empty());
+                    REQUIRE_FALSE(why.l);
+                    REQUIRE(std::isnan(why.log_l(why.chosen)));
+                    continue;
+                }
+                // the winner is the first candidate with the highest log l - log g, each scored by l and g
+                REQUIRE(why.candidates.size() == 24);
+                REQUIRE(why.chosen == why.candidates[why.chosen_index].x);
+                for (size_t i = 0; i < why.candidates.size(); ++i) {
+                    const auto& c = why.candidates[i];
+                    REQUIRE(d.contains(c.x));
+                    REQUIRE(c.log_l == why.log_l(c.x));
+                    REQUIRE(c.log_g == why.log_g(c.x));
+                    REQUIRE(c.score() <= why.candidates[why.chosen_index].score());
+                    if (i < why.chosen_index) REQUIRE(c.score() < why.candidates[why.chosen_index].score());
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("TPE explain: below holds the best gamma(n) trials, above the rest; l and g on a grid", "[search][tpe-explain]") {
+    for (const int n_trials : {10, 15, 31}) {
+        DYNAMIC_SECTION(n_trials << " trials") {
+            auto sampler = std::make_shared<TpeSampler>(5);
+            Study study(memory(), "split", Direction::Maximize, sampler);
+            OptimizeOptions o;
+            o.n_trials = n_trials;
+            o.catch_errors = false;
+            study.optimize([](Trial& t) { return -std::abs(t.suggest_float("x", 0, 1) - 0.3); }, o);
+            const auto d = Distribution::float_range(0, 1);
+            const TpeExplanation why = sampler->explain(study, n_trials, "x", d);
+            REQUIRE_FALSE(why.startup);
+            REQUIRE(why.n_finished == n_trials);
+            REQUIRE(why.n_below == TpeSampler::gamma(n_trials, TpeOptions::Gamma::Default));
+            REQUIRE(why.n_below == static_cast<int>(std::ceil(0.1 * n_trials)));
+            REQUIRE(why.below.size() == static_cast<size_t>(why.n_below));
+            REQUIRE(why.above.size() == static_cast<size_t>(n_trials - why.n_below));
+            // below = the best trials by value (maximize); the rest above; both in trial-number order
+            std::vector<FrozenTrial> by_value = study.trials();
+            std::stable_sort(by_value.begin(), by_value.end(), [](auto& a, auto& b) { return *a.value > *b.value; });
+            std::set<int64_t> best;
+            for (int i = 0; i < why.n_below; ++i) best.insert(by_value[static_cast<size_t>(i)].number);
+            std::set<int64_t> below, above;
+            for (const auto& ob : why.below) {
+                below.insert(ob.number);
+                REQUIRE(ob.param == study.trials()[static_cast<size_t>(ob.number)].params.at("x"));
+                REQUIRE(ob.values == study.trials()[static_cast<size_t>(ob.number)].values);
+            }
+            for (const auto& ob : why.above) above.insert(ob.number);
+            REQUIRE(below == best);
+            REQUIRE(below.size() + above.size() == static_cast<size_t>(n_trials));
+            for (int64_t a : above) REQUIRE_FALSE(below.count(a));
+            for (size_t i = 1; i < why.above.size(); ++i) REQUIRE(why.above[i - 1].number < why.above[i].number);
+            for (const auto& good : why.below)
+                for (const auto& bad : why.above) REQUIRE(good.values[0] >= bad.values[0]);
+            // l and g over the range for a figure: finite, and each integrates to ~1 (truncated to [0, 1])
+            const auto xs = why.grid(401);
+            REQUIRE(xs.size() == 401);
+            REQUIRE(xs.front() == 0.0);
+            REQUIRE(xs.back() == 1.0);
+            double area_l = 0, area_g = 0;
+            for (size_t i = 1; i < xs.size(); ++i) {
+                const double h = xs[i] - xs[i - 1];
+                area_l += h * (std::exp(why.log_l(xs[i])) + std::exp(why.log_l(xs[i - 1]))) / 2;
+                area_g += h * (std::exp(why.log_g(xs[i])) + std::exp(why.log_g(xs[i - 1]))) / 2;
+            }
+            REQUIRE(area_l == Approx(1.0).epsilon(1e-3));
+            REQUIRE(area_g == Approx(1.0).epsilon(1e-3));
+        }
+    }
+    // grids of the other kinds: every int step (or n of them), log-spaced floats, every choice
+    TpeExplanation why;
+    why.distribution = Distribution::int_range(0, 10, 2);
+    REQUIRE(why.grid() == std::vector<double>{0, 2, 4, 6, 8, 10});
+    why.distribution = Distribution::int_range(1, 1000);
+    const auto ints = why.grid(100);
+    REQUIRE(ints.size() == 100);
+    REQUIRE(ints.front() == 1.0);
+    REQUIRE(ints.back() == 1000.0);
+    why.distribution = Distribution::float_range(1e-4, 1e-1, true);
+    const auto logs = why.grid(4);
+    REQUIRE(logs.size() == 4);
+    REQUIRE(logs[1] == Approx(1e-3));
+    REQUIRE(logs[2] == Approx(1e-2));
+    why.distribution = Distribution::categorical({"a", "b", "c"});
+    REQUIRE(why.grid() == std::vector<double>{0, 1, 2});
+}

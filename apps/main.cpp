@@ -11,7 +11,9 @@
 
 #include "apps/cli.h"
 #include "apps/learn.h"
+#include "engine/dist/comm.h"
 #include "engine/engine.h"
+#include "util/progress.h"
 #include "experiments/model_commands.h"
 
 using namespace qbert;
@@ -40,6 +42,15 @@ void apply_common(const Common& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Under mpirun/srun (a build with MPI): one process per rank. Rank 0 prints; the others keep stderr for errors.
+    engine::dist::init(&argc, &argv);
+    struct Finalize {
+        ~Finalize() { engine::dist::finalize(); }
+    } finalize_at_exit;
+    if (!engine::dist::is_root()) {
+        if (std::freopen("/dev/null", "w", stdout) == nullptr) std::fprintf(stderr, "warning: cannot silence stdout\n");
+        util::Progress::set_quiet(true);
+    }
     CLI::App app{"qbert: quantization-aware training, pruning and architecture search for BERT, in C++"};
     app.require_subcommand(1);
     Common common;
@@ -158,12 +169,18 @@ int main(int argc, char** argv) {
         if (auto rc = apps::run_lab1_commands(lab1)) return *rc;
         if (auto rc = apps::run_lab3_commands(lab3)) return *rc;
         if (auto rc = apps::run_search_commands(search)) return *rc;
-    } catch (const engine::Error& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
+    } catch (const engine::dist::AgreedError& e) {  // every rank has it: rank 0 says it
+        if (engine::dist::is_root()) std::fprintf(stderr, "error: %s\n", e.what());
         return 1;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
-        return 1;
+        if (!engine::dist::active()) {
+            std::fprintf(stderr, "error: %s\n", e.what());
+            return 1;
+        }
+        // one rank failed alone: the others may be waiting in a collective, so end the job
+        std::fprintf(stderr, "error (rank %d of %d): %s\n", engine::dist::rank(), engine::dist::size(), e.what());
+        std::fflush(stderr);
+        engine::dist::abort_all(1);
     }
     return 0;
 }

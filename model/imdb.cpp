@@ -196,9 +196,9 @@ std::vector<std::vector<int64_t>> make_batches(const Encoded& data, int64_t batc
     return batches;
 }
 
-Batch collate(const Encoded& data, const std::vector<int64_t>& rows, int32_t pad_id) {
+Batch collate(const Encoded& data, const std::vector<int64_t>& rows, int32_t pad_id, int64_t pad_to) {
     const int64_t B = static_cast<int64_t>(rows.size());
-    int64_t T = 1;
+    int64_t T = std::max<int64_t>(1, pad_to);
     for (int64_t r : rows) T = std::max(T, data.length(r));
     Batch b{engine::Tensor::empty({B, T}, engine::DType::I32), engine::Tensor::empty({B, T}, engine::DType::I32),
             engine::Tensor::empty({B}, engine::DType::I32)};

@@ -51,7 +51,9 @@ struct Batch {
 // 50 batches, cut, and the batch order shuffled again: little padding, still random. Without: in order.
 std::vector<std::vector<int64_t>> make_batches(const Encoded& data, int64_t batch, bool shuffle_and_bucket,
                                                engine::Rng& rng);
-Batch collate(const Encoded& data, const std::vector<int64_t>& rows, int32_t pad_id);
+// pad_to > 0: pad to at least that many tokens (data-parallel ranks pad their share of a batch to the whole
+// batch's length, so each rank computes what one process would for those rows).
+Batch collate(const Encoded& data, const std::vector<int64_t>& rows, int32_t pad_id, int64_t pad_to = 0);
 
 // Seeded split of row indices: (train, validation) with `val_fraction` in validation, class-balanced.
 void split_train_val(const Encoded& data, double val_fraction, engine::Rng& rng, std::vector<int64_t>& train,

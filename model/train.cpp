@@ -12,9 +12,13 @@
 #include <chrono>
 #include <set>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 
+#include "engine/dist/comm.h"
+#include "engine/dist/grad_reducer.h"
 #include "model/compressed_linear.h"
 #include "model/config_toml.h"
 #include "util/csv.h"
@@ -119,7 +123,12 @@ EvalResult evaluate(BertForSequenceClassification& m, const Encoded& data, int64
     if (logits_out) logits_out->assign(order.size(), {0.0f, 0.0f});
     Rng unused(0);
     int64_t correct = 0;
+    // Data-parallel: rank r takes batches r, r + N, ... (length-sorted, so the work is even), then the counts
+    // are summed. Logits are wanted whole, so that path stays on every rank.
+    const int64_t ranks = logits_out ? 1 : dist::size(), me = logits_out ? 0 : dist::rank();
+    int64_t batch_index = 0;
     for (size_t i = 0; i < order.size(); i += static_cast<size_t>(batch)) {
+        if (batch_index++ % ranks != me) continue;
         std::vector<int64_t> rows(order.begin() + static_cast<std::ptrdiff_t>(i),
                                   order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), i + static_cast<size_t>(batch))));
         Batch b = collate(data, rows, pad_id);
@@ -134,6 +143,7 @@ EvalResult evaluate(BertForSequenceClassification& m, const Encoded& data, int64
             if (logits_out && C >= 2) (*logits_out)[rows[j]] = {l[j * C], l[j * C + 1]};
         }
     }
+    if (ranks > 1) dist::allreduce_sum(&correct, 1);
     m.train(was_training);
     return {data.size() ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0, data.size()};
 }
@@ -275,6 +285,21 @@ std::vector<EpochMetrics> fit(BertForSequenceClassification& m, const Encoded& t
     ao.weight_decay = o.weight_decay;
     AdamW opt(m.named_parameters(), ao);
     opt.set_no_decay({"bias", "LayerNorm"});  // HF's convention: no decay on biases and LayerNorm
+    // Data-parallel (engine/dist): every rank sees the same batches (same seed) and computes its share of each;
+    // the gradients are summed over the ranks before clipping, so every rank takes the same step.
+    const int world = dist::size(), rank = dist::rank();
+    std::unique_ptr<dist::GradReducer> reducer;
+    if (world > 1) {
+        // QBERT_DDP_OVERLAP=0 turns the overlap off for any command (to measure what it buys)
+        const char* env = std::getenv("QBERT_DDP_OVERLAP");
+        const bool overlap = env != nullptr && *env != '\0' ? std::string(env) != "0" : o.ddp_overlap;
+        reducer = std::make_unique<dist::GradReducer>(opt.params(), overlap);
+    }
+    Tensor word_embeddings;
+    for (const auto& [name, t] : opt.params())
+        if (name == "bert.embeddings.word_embeddings.weight") word_embeddings = t;
+    ENGINE_CHECK(word_embeddings.defined() || world == 1, "fit: no bert.embeddings.word_embeddings.weight parameter");
+    double comm_ms = 0.0, sent_floats = 0.0;
     const int64_t steps_per_epoch = (train_set.size() + o.batch_size - 1) / o.batch_size;
     const int64_t total = steps_per_epoch * o.epochs;
     const int64_t warmup = static_cast<int64_t>(o.warmup * static_cast<double>(total));
@@ -290,29 +315,70 @@ std::vector<EpochMetrics> fit(BertForSequenceClassification& m, const Encoded& t
         const auto t0 = std::chrono::steady_clock::now();
         double loss_sum = 0.0;
         int64_t correct = 0, seen = 0;
-        for (const auto& rows : make_batches(train_set, o.batch_size, true, batch_rng)) {
-            Batch b = collate(train_set, rows, o.pad_id);
-            Tensor logits = m.logits(b.input_ids, b.attention_mask, drop_rng);
-            Tensor loss = cross_entropy(logits, b.labels);
-            const double lv = loss.item();
+        for (const auto& all_rows : make_batches(train_set, o.batch_size, true, batch_rng)) {
+            // this rank's share of the global batch: rows [lo, hi), padded to the whole batch's length. A batch
+            // smaller than the number of ranks (an epoch's last, at most) is computed whole by every rank.
+            const int64_t B = static_cast<int64_t>(all_rows.size());
+            const bool shard = world > 1 && B >= world;
+            const int64_t lo = shard ? B * rank / world : 0, hi = shard ? B * (rank + 1) / world : B;
+            const std::vector<int64_t> rows(all_rows.begin() + lo, all_rows.begin() + hi);
+            int64_t T = 1;
+            for (int64_t r : all_rows) T = std::max(T, train_set.length(r));
+            opt.zero_grad();
+            if (shard) {
+                // only the word-embedding rows of tokens in the global batch (and [PAD]) can get a gradient on
+                // any rank, and every rank knows them: send those rows, not the whole table (~30k rows)
+                std::vector<int64_t> ids{o.pad_id};
+                for (int64_t r : all_rows)
+                    ids.insert(ids.end(), train_set.ids.begin() + train_set.offsets[r], train_set.ids.begin() + train_set.offsets[r + 1]);
+                std::sort(ids.begin(), ids.end());
+                ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+                reducer->set_rows(word_embeddings, std::move(ids));
+                reducer->begin();
+            }
+            const Batch b = collate(train_set, rows, o.pad_id, shard ? T : 0);
+            Tensor logits, loss;
+            {
+                const DropoutShard dropout_rows(lo, B - hi);
+                logits = m.logits(b.input_ids, b.attention_mask, drop_rng);
+                loss = cross_entropy(logits, b.labels);
+            }
+            double lv = loss.item();  // the mean over this rank's rows
+            // each rank's mean weighs its share, so the ranks' gradients add up to the global mean's
+            if (shard) loss = scale(loss, static_cast<double>(rows.size()) / static_cast<double>(B));
+            loss.backward();
+            if (shard) {
+                comm_ms += reducer->finish();
+                sent_floats += static_cast<double>(reducer->last_floats());
+            }
+            // the global mean loss and this step's correct count, summed over ranks
+            double step_stats[2] = {lv * static_cast<double>(rows.size()), 0.0};
+            const float* l = logits.data<float>();
+            for (size_t j = 0; j < rows.size(); ++j)
+                step_stats[1] += (l[2 * j + 1] > l[2 * j] ? 1 : 0) == b.labels.data<int32_t>()[j];
+            if (shard) dist::allreduce_sum(step_stats, 2);
+            lv = step_stats[0] / static_cast<double>(B);
             if (!std::isfinite(lv))
                 throw Error(concat("training diverged: loss is ", lv, " at epoch ", epoch, " step ", step,
                                    "\nhint: lower the learning rate (now ", o.lr, ") or raise the warm-up"));
-            opt.zero_grad();
-            loss.backward();
             clip_grad_norm(opt.params(), o.grad_clip);
             opt.set_lr(o.lr * lr_factor(LrSchedule::LinearWarmupDecay, step, warmup, total));
             opt.step();
             ++step;
-            const float* l = logits.data<float>();
-            for (size_t j = 0; j < rows.size(); ++j) correct += (l[2 * j + 1] > l[2 * j] ? 1 : 0) == b.labels.data<int32_t>()[j];
-            seen += static_cast<int64_t>(rows.size());
-            loss_sum += lv * static_cast<double>(rows.size());
+            correct += static_cast<int64_t>(step_stats[1]);
+            seen += B;
+            loss_sum += lv * static_cast<double>(B);
             if (hooks.on_step) hooks.on_step(step, total, loss_sum / seen, static_cast<double>(correct) / seen);
             if (eval_at.count(step) && step % steps_per_epoch != 0 && hooks.on_eval)  // epoch ends: below
                 hooks.on_eval(step, total, evaluate(m, val_set, o.eval_batch_size, o.pad_id).accuracy);
         }
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (reducer && hooks.on_info && dist::is_root())
+            hooks.on_info(fmt::format("ddp: {} ranks, {} gradient buckets, overlap {}, waiting on the allreduce {:.1f} ms "
+                                      "per step, {:.2f} MB summed per step",
+                                      world, reducer->buckets(), reducer->overlap() ? "on" : "off",
+                                      comm_ms / static_cast<double>(std::max<int64_t>(1, step)),
+                                      4e-6 * sent_floats / static_cast<double>(std::max<int64_t>(1, step))));
         const EvalResult val = evaluate(m, val_set, o.eval_batch_size, o.pad_id);
         EpochMetrics em{epoch, loss_sum / seen, static_cast<double>(correct) / seen, val.accuracy, secs, seen / secs};
         history.push_back(em);
@@ -376,23 +442,39 @@ void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>&
 std::vector<EpochMetrics> train(const TrainConfig& cfg, const std::string& out_dir, const TrainHooks& hooks) {
     set_num_threads(cfg.threads);
     set_matmul_precision(cfg.matmul_precision);
-    std::error_code ec;
-    fs::create_directories(out_dir, ec);
-    if (ec) throw Error(concat("output directory '", out_dir, "': ", ec.message()));
-    const Tokenizer tok = Tokenizer::from_file(cfg.vocab);
-    ENGINE_CHECK(tok.vocab_size() <= cfg.model.vocab_size, "vocab '", cfg.vocab, "' has ", tok.vocab_size(),
-                 " tokens but model.vocab_size is ", cfg.model.vocab_size);
+    // Data-parallel: every rank must train the same config on the same data. What can fail on one rank (the output
+    // directory, the vocab, the data) is agreed on (dist::agree): every rank stops with the failing rank's error,
+    // printed once by rank 0, instead of the others waiting forever in the first allreduce.
+    dist::check_same("config", cfg.to_json());
+    std::optional<Tokenizer> tok;
+    TrainValSets sets;
+    std::string failure;
+    try {
+        std::error_code ec;
+        fs::create_directories(out_dir, ec);
+        if (ec) throw Error(concat("output directory '", out_dir, "': ", ec.message()));
+        tok.emplace(Tokenizer::from_file(cfg.vocab));
+        ENGINE_CHECK(tok->vocab_size() <= cfg.model.vocab_size, "vocab '", cfg.vocab, "' has ", tok->vocab_size(),
+                     " tokens but model.vocab_size is ", cfg.model.vocab_size);
+        sets = load_train_val(cfg, *tok, dist::is_root() ? hooks.on_info : nullptr);
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    dist::agree(failure.empty(), failure);
     Rng root(cfg.seed);
     Rng init_rng = root.fork("init");
-    const TrainValSets sets = load_train_val(cfg, tok, hooks.on_info);
+    dist::check_same("training data", concat(sets.train.size(), " ", sets.val.size(), " ", sets.train.ids.size()));
     BertForSequenceClassification m(cfg.model, init_rng);
     const std::string meta = checkpoint_meta(cfg);
     std::vector<EpochMetrics> history;
-    return fit(m, sets.train, sets.val, cfg.fit_options(tok.pad_id()), hooks, [&](const EpochMetrics& em, bool best) {
+    auto out = fit(m, sets.train, sets.val, cfg.fit_options(tok->pad_id()), hooks, [&](const EpochMetrics& em, bool best) {
+        if (!dist::is_root()) return;  // one writer; the others wait at the barrier below
         if (best) save_bert((fs::path(out_dir) / "model.h5").string(), m, meta);
         history.push_back(em);
         write_metrics_csv((fs::path(out_dir) / "metrics.csv").string(), history);  // rewritten whole each epoch
     });
+    dist::barrier();  // model.h5 is complete before any rank reads it
+    return out;
 }
 
 }  // namespace qbert::model

@@ -28,6 +28,8 @@ struct FitOptions {
     // comes after step floor(k * total / P), the last one at the end; each calls TrainHooks::on_eval. A check
     // at the end of an epoch reuses that epoch's evaluation. For pruners (search/pruners.h).
     int64_t eval_points = 0;
+    // Data-parallel (under mpirun, engine/dist): start summing finished gradients while backward goes on.
+    bool ddp_overlap = true;
 };
 
 struct TrainConfig {

@@ -7,7 +7,7 @@ PKGS=(
   libeigen3-dev libdnnl-dev ocl-icd-opencl-dev opencl-headers catch2 libhdf5-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libutf8proc-dev libsqlite3-dev gnuplot-nox
-  zlib1g-dev gdb graphviz curl ca-certificates
+  zlib1g-dev gdb graphviz openmpi-bin libopenmpi-dev curl ca-certificates
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -19,7 +19,14 @@ Progress::Progress(std::string label, int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(::isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
 
+namespace {
+bool g_quiet = false;
+}  // namespace
+
+void Progress::set_quiet(bool quiet) { g_quiet = quiet; }
+
 void Progress::update(int64_t done, const std::string& info) {
+    if (g_quiet) return;
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
@@ -47,6 +54,7 @@ void Progress::update(int64_t done, const std::string& info) {
 }
 
 void Progress::finish(const std::string& info) {
+    if (g_quiet) return;
     if (tty_ || last_plain_decile_ < 10) update(total_, info);
     if (tty_) std::fprintf(stderr, "\n");
 }

@@ -14,6 +14,8 @@ public:
     // Advance to `done` (absolute); `info` is shown after the bar (e.g. "loss=0.512").
     void update(int64_t done, const std::string& info = "");
     void finish(const std::string& info = "");
+    // Off: no bar and no lines (data-parallel ranks other than 0: one bar per job, not per rank).
+    static void set_quiet(bool quiet);
 
 private:
     std::string label_, unit_;

@@ -11,6 +11,7 @@ namespace qbert::engine {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local GradReadyHook t_grad_ready_hook;
 
 class FunctionNode final : public Node {
 public:
@@ -56,6 +57,7 @@ public:
             Tensor acc(leaf_->grad);
             add_(acc, g);
         }
+        if (t_grad_ready_hook) t_grad_ready_hook(leaf_.get());
         return {};
     }
     // The leaf stays alive while a graph uses it, as in PyTorch; released with the graph.
@@ -80,6 +82,7 @@ std::shared_ptr<Node> edge_of(const Tensor& t) {
 }  // namespace
 
 bool GradMode::enabled() { return g_grad_enabled; }
+void set_grad_ready_hook(GradReadyHook hook) { t_grad_ready_hook = std::move(hook); }
 void GradMode::set_enabled(bool on) { g_grad_enabled = on; }
 
 Tensor SavedTensor::unpack(const std::string& node_name) const {

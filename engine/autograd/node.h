@@ -73,4 +73,10 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 
+// Called by a leaf's AccumulateGrad after it has added the leaf's gradient for this backward (each leaf once
+// per backward): data-parallel training starts summing finished gradients over the ranks while backward goes
+// on (engine/dist/grad_reducer.h). One hook per thread; an empty function removes it.
+using GradReadyHook = std::function<void(const TensorImpl* leaf)>;
+void set_grad_ready_hook(GradReadyHook hook);
+
 }  // namespace qbert::engine

@@ -399,18 +399,37 @@ Tensor embedding(const Tensor& weight_in, const Tensor& ids_in) {
     });
 }
 
+namespace {
+thread_local int64_t t_shard_before = 0, t_shard_after = 0;  // DropoutShard: rows of the global batch around ours
+}  // namespace
+
+DropoutShard::DropoutShard(int64_t before, int64_t after) : prev_before_(t_shard_before), prev_after_(t_shard_after) {
+    ENGINE_CHECK(before >= 0 && after >= 0, "DropoutShard: rows before and after must be >= 0, got ", before, " and ", after);
+    t_shard_before = before;
+    t_shard_after = after;
+}
+DropoutShard::~DropoutShard() {
+    t_shard_before = prev_before_;
+    t_shard_after = prev_after_;
+}
+
 Tensor dropout(const Tensor& x, double p, Rng& rng, bool training) {
     ENGINE_CHECK(p >= 0.0 && p < 1.0, "dropout: 0 <= p < 1 must hold, but got p=", p);
     if (!training || p == 0.0) return x;
-    // The mask is drawn sequentially (not per thread), so it does not depend on the thread count.
+    // The mask is drawn sequentially (not per thread), so it does not depend on the thread count. Under a
+    // DropoutShard the draws of the other ranks' rows are made and dropped, so every rank's stream stays where
+    // one process's would be.
     Tensor mask = Tensor::empty(x.shape(), x.dtype());
     const double keep_scale = 1.0 / (1.0 - p);
+    const int64_t per_row = x.dim() > 0 && x.size(0) > 0 ? x.numel() / x.size(0) : 0;
+    for (int64_t i = 0; i < t_shard_before * per_row; ++i) (void)rng.uniform();
     dispatch_floating(x.dtype(), "dropout", [&](auto tag) {
         using T = decltype(tag);
         T* m = mask.data<T>();
         for (int64_t i = 0; i < mask.numel(); ++i)
             m[i] = static_cast<double>(rng.uniform()) >= p ? static_cast<T>(keep_scale) : T(0);
     });
+    for (int64_t i = 0; i < t_shard_after * per_row; ++i) (void)rng.uniform();
     Tensor y = mul(x, mask);
     if (graph::capturing() && y.grad_fn()) y.grad_fn()->debug_op = "dropout (mul)";  // QBERT_GRAPH's label
     return y;

@@ -27,4 +27,20 @@ class Rng;
 [[nodiscard]] Tensor embedding(const Tensor& weight, const Tensor& ids);
 [[nodiscard]] Tensor dropout(const Tensor& x, double p, Rng& rng, bool training);
 
+// Data-parallel training (engine/dist): this process computes rows [before, before + rows) of a global batch
+// of before + rows + after rows (dim 0 of every tensor dropout sees). While a DropoutShard lives, dropout()
+// draws the mask of the whole global batch from rng, as one process would, and keeps its own rows: N ranks
+// get the same masks as one process with the whole batch (and every rank's rng stays in step). It costs the
+// draws of the whole batch, as in one process.
+class DropoutShard {
+public:
+    DropoutShard(int64_t before, int64_t after);
+    ~DropoutShard();
+    DropoutShard(const DropoutShard&) = delete;
+    DropoutShard& operator=(const DropoutShard&) = delete;
+
+private:
+    int64_t prev_before_, prev_after_;
+};
+
 }  // namespace qbert::engine

@@ -1,0 +1,73 @@
+// The process group for data-parallel training and distributed studies: MPI_COMM_WORLD when qbert runs under
+// `mpirun` / `srun` (and was built with MPI), else a group of one process where every collective is a no-op.
+// Only engine/dist/comm.cpp sees MPI; a build without MPI compiles the one-process group and works as before.
+//
+//   mpirun --allow-run-as-root --oversubscribe -np 2 qbert train --config configs/base.toml ...
+//
+// Collectives must be called by every rank in the same order (MPI's rule). A rank that fails alone must not
+// leave the others waiting in a collective: code that can fail on one rank (reading data, a config) ends with
+// agree(), which every rank calls, and which throws the same error on every rank when any rank failed
+// (rank 0 prints it); anything else that throws on one rank is turned into MPI_Abort by the CLI (apps/main.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/core/error.h"
+
+namespace qbert::engine::dist {
+
+// MPI_Init_thread when launched by an MPI launcher (OMPI_COMM_WORLD_SIZE / PMI_SIZE / PMIX_RANK in the
+// environment) and the build has MPI; otherwise nothing. Idempotent. finalize() at exit.
+void init(int* argc, char*** argv);
+void finalize();
+bool built_with_mpi();
+
+int rank();                         // 0 in a group of one
+int size();                         // 1 without MPI
+inline bool active() { return size() > 1; }
+inline bool is_root() { return rank() == 0; }
+
+// Sums `n` values over all ranks, in place, on every rank (MPI_Allreduce). Float addition is commutative, so the
+// algorithms Open MPI picks (recursive doubling, ring: each sum computed once, then copied) give every rank
+// the same bits; the data-parallel test checks that the ranks' parameters stay identical.
+void allreduce_sum(float* data, int64_t n);
+void allreduce_sum(double* data, int64_t n);
+void allreduce_sum(int64_t* data, int64_t n);
+void broadcast(void* data, int64_t bytes, int root = 0);
+void barrier();
+
+// Non-blocking sum for overlapping communication with backward: start() copies nothing (the buffer must stay
+// alive and untouched until wait()). test() lets MPI progress (Open MPI progresses only inside MPI calls).
+class PendingSum {
+public:
+    PendingSum() = default;
+    PendingSum(PendingSum&&) noexcept;
+    PendingSum& operator=(PendingSum&&) noexcept;
+    PendingSum(const PendingSum&) = delete;
+    PendingSum& operator=(const PendingSum&) = delete;
+    ~PendingSum();
+    static PendingSum start(float* data, int64_t n);
+    bool test();  // true when done
+    void wait();
+
+private:
+    void* request_ = nullptr;  // MPI_Request*, owned
+};
+
+// Every rank says whether its part succeeded (ok) and why not (message). Returns normally when all succeeded;
+// otherwise throws engine::Error on every rank with the first failing rank's message, prefixed "rank R: ".
+void agree(bool ok, const std::string& message);
+// What agree() and check_same() throw: the same error on every rank (the CLI prints it on rank 0 only).
+class AgreedError : public Error {
+public:
+    using Error::Error;
+};
+// Every rank passes the same `what` and its own `value` (a config as JSON, a data fingerprint): throws on every
+// rank, naming `what` and the first rank whose value differs from rank 0's, when they are not all equal.
+void check_same(const std::string& what, const std::string& value);
+
+// Ends every rank at once (MPI_Abort) after a rank failed outside a collective; exit(code) without MPI.
+[[noreturn]] void abort_all(int code);
+
+}  // namespace qbert::engine::dist

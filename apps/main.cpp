@@ -173,12 +173,13 @@ int main(int argc, char** argv) {
         if (engine::dist::is_root()) std::fprintf(stderr, "error: %s\n", e.what());
         return 1;
     } catch (const std::exception& e) {
-        if (!engine::dist::active()) {
+        if (engine::dist::world_size() <= 1) {
             std::fprintf(stderr, "error: %s\n", e.what());
             return 1;
         }
         // one rank failed alone: the others may be waiting in a collective, so end the job
-        std::fprintf(stderr, "error (rank %d of %d): %s\n", engine::dist::rank(), engine::dist::size(), e.what());
+        std::fprintf(stderr, "error (rank %d of %d): %s\n", engine::dist::world_rank(), engine::dist::world_size(),
+                     e.what());
         std::fflush(stderr);
         engine::dist::abort_all(1);
     }

@@ -1,5 +1,7 @@
 #include "experiments/lab1.h"
 
+#include "engine/dist/comm.h"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -10,6 +12,7 @@
 
 #include "experiments/progress_hooks.h"
 #include "experiments/results.h"
+#include "experiments/study_ranks.h"
 #include "experiments/workbench.h"
 #include "passes/calibrate.h"
 #include "passes/prune.h"
@@ -286,6 +289,7 @@ int lab1(const SweepOptions& in) {
     p.out = o.out + "/prune";
     p.base.lr = o.finetune_lr;
     p.base.warmup = o.finetune_warmup;
+    engine::dist::barrier();  // (MPI ranks) rank 0 has written the table every rank reads next
     p.base.checkpoint = pick_quantized(q, ResultTable(q.out + "/quant_sweep.csv", kQuantColumns, {"width", "frac_rule"}));
     sweep_prune(p, w);
     std::printf("lab1_seconds=%.0f\n", seconds_since(t0));
@@ -320,6 +324,24 @@ int sweep_prune(const SweepOptions& o) {
     Workbench w(o.base);
     return sweep_prune(o, w);
 }
-int run_lab1(const SweepOptions& o) { return lab1(o); }
+int run_lab1(const SweepOptions& o) {
+    // Under mpirun every rank runs the sweeps together: each QAT / fine-tuning run is data-parallel (fit()), each
+    // evaluation is split over the ranks, and rank 0 writes (tables, checkpoints, figures). Every rank reads the
+    // same files at the same points (the resume state), so they take the same path.
+    return run_distributed([&](RankSetup* dr) {
+        if (dr) {
+            const CompressOptions& b = o.base;
+            engine::dist::check_same(
+                "command line (qbert lab1 options)",
+                nlohmann::json{{"checkpoint", b.checkpoint}, {"data", b.data_root}, {"lr", b.lr}, {"warmup", b.warmup},
+                               {"train_limit", b.train_limit}, {"test_limit", b.test_limit}, {"seed", b.seed},
+                               {"threads", b.threads}, {"out", o.out}, {"profile", o.profile},
+                               {"finetune_lr", o.finetune_lr}, {"finetune_warmup", o.finetune_warmup}}
+                    .dump());
+            dr->agree();
+        }
+        return lab1(o);
+    }, /*studies=*/false);
+}
 
 }  // namespace qbert::experiments

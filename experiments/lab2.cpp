@@ -18,10 +18,12 @@
 #include <map>
 #include <optional>
 
+#include "engine/dist/comm.h"
 #include "experiments/objectives/nas.h"
 #include "experiments/progress_hooks.h"
 #include "experiments/results.h"
 #include "experiments/search_run.h"
+#include "experiments/study_ranks.h"
 #include "experiments/study_report.h"
 #include "experiments/workers.h"
 #include "util/csv.h"
@@ -177,7 +179,7 @@ std::vector<FrozenTrial> run_study(const std::shared_ptr<search::Storage>& st, c
                                    const std::string& sampler, uint64_t seed, const search::GridSampler::Space& grid,
                                    int64_t trials, const json& meta,
                                    const std::string& out, const std::shared_ptr<search::Pruner>& pruner,
-                                   const std::function<double(search::Trial&)>& objective,
+                                   const std::function<double(search::Trial&)>& objective, StudyRanks* ranks,
                                    double budget_minutes = 0, int64_t max_trials = 0) {
     Study study(st, name, search::Direction::Maximize, search::make_sampler(sampler, seed, grid),
                 search::OpenMode::CreateOrLoad, meta);
@@ -197,7 +199,14 @@ std::vector<FrozenTrial> run_study(const std::shared_ptr<search::Storage>& st, c
         report(s, t);
         write_trials_csv(csv, s.trials(), s.direction());
     };
-    study.optimize(objective, o, on_trial);
+    const auto optimize = [&] {  // in this process, or spread over the MPI ranks
+        if (ranks)
+            ranks->optimize(study, {[&](search::Trial& t) { return StudyRanks::Values{objective(t)}; }, nullptr}, o,
+                            on_trial);
+        else
+            study.optimize(objective, o, on_trial);
+    };
+    optimize();
     // past `trials`: one trial at a time while what the trials cost (as if nothing were reused) is below the
     // budget, up to max_trials (the pruner's comparison at equal time; resumable like the rest)
     if (budget_minutes > 0) {
@@ -210,7 +219,7 @@ std::vector<FrozenTrial> run_study(const std::shared_ptr<search::Storage>& st, c
                         name.c_str(), budget_minutes);
         while (spent() < budget_minutes && static_cast<int64_t>(study.trials().size()) < max_trials) {
             o.study_trials = static_cast<int64_t>(study.trials().size()) + 1;
-            study.optimize(objective, o, on_trial);
+            optimize();
         }
     }
     write_trials_csv(csv, study.trials(), study.direction());
@@ -331,7 +340,34 @@ void run_in_workers(const Lab2Options& lo, const search::Storage& st, const std:
 
 }  // namespace
 
+namespace {
+
+int lab2_job(const Lab2Options& lo, RankSetup* dr);
+
+}  // namespace
+
 int run_lab2(const Lab2Options& lo) {
+    return run_distributed([&](RankSetup* dr) { return lab2_job(lo, dr); });
+}
+
+namespace {
+
+// `mpirun -np N qbert lab2 ...` (experiments/study_ranks.h): rank 0 runs the lab and owns DIR/lab2.db; each
+// study's trials are spread over every rank; the other ranks only train trials.
+int lab2_job(const Lab2Options& lo, RankSetup* dr) {
+    const bool root = engine::dist::world_rank() == 0;
+    if (dr) {
+        engine::dist::check_same("command line (qbert lab2 options)",
+                                 json{{"out", lo.out}, {"profile", lo.profile}, {"seeds", lo.seeds}, {"trials", lo.trials},
+                                      {"ca_trials", lo.ca_trials}, {"samplers", lo.samplers}, {"sets", lo.sets},
+                                      {"threads", lo.threads}, {"jobs", lo.jobs}, {"only_study", lo.only_study},
+                                      {"keep_trained", lo.keep_trained}, {"pruner", lo.pruner},
+                                      {"pruner_sets", lo.pruner_sets}}
+                                     .dump());
+        if (lo.jobs > 1 || !lo.only_study.empty())
+            throw engine::Error("--jobs starts worker processes on this machine; under mpirun the ranks are the "
+                                "workers (each study's trials are spread over them): drop --jobs");
+    }
     const Profile p = profile(lo.profile);
     const int64_t seeds = lo.seeds > 0 ? lo.seeds : p.seeds;
     const int64_t trials = lo.trials > 0 ? lo.trials : p.trials;
@@ -345,10 +381,29 @@ int run_lab2(const Lab2Options& lo) {
     model::TrainConfig cfg = model::TrainConfig::from_toml(p.config, lo.sets);
     cfg.threads = lo.threads;
     // (a --jobs worker runs with fewer threads; its parent checked the settings before starting it)
+    const auto task1 = task1_specs(lo.samplers, seeds, trials, pr);
+    if (dr && !root) {  // train the trials rank 0 hands out, for whichever study they belong to
+        std::vector<StudySpec> all = task1;
+        for (const auto& sampler : lo.samplers)
+            for (const auto& spec : task2_specs(sampler, ca_trials, p.post_train_epochs, seeds, pr)) all.push_back(spec);
+        std::map<std::string, std::unique_ptr<NasObjective>> objectives;  // by objective (Task 1, Task 2 x post)
+        dr->agree();
+        dr->ranks.serve([&](const std::string& study) {
+            const auto it = std::find_if(all.begin(), all.end(), [&](const StudySpec& x) { return x.name == study; });
+            if (it == all.end()) throw engine::Error("rank " + std::to_string(engine::dist::world_rank()) +
+                                                     ": rank 0 sent a trial of study '" + study + "', not in this lab");
+            auto& obj = objectives[it->tag()];
+            if (!obj) obj = std::make_unique<NasObjective>(cfg, it->objective(lo.out), nullptr);
+            NasObjective* o = obj.get();
+            return StudyRanks::Work{[o](search::Trial& t) { return StudyRanks::Values{(*o)(t)}; }, nullptr};
+        });
+        return 0;
+    }
     if (lo.only_study.empty())
         check_run_settings(lo.out, {{"profile", lo.profile}, {"train_config", settings_json(cfg)}});
     auto st = std::make_shared<search::Storage>((fs::path(lo.out) / "lab2.db").string());
-    const auto task1 = task1_specs(lo.samplers, seeds, trials, pr);
+    if (dr) dr->agree();
+    StudyRanks* ranks = dr ? &dr->ranks : nullptr;
 
     if (!lo.only_study.empty()) {  // a worker of lab2 --jobs: one study, no figures
         std::vector<StudySpec> all = task1;
@@ -358,7 +413,7 @@ int run_lab2(const Lab2Options& lo) {
         if (it == all.end()) throw engine::Error("--only-study: no study named '" + lo.only_study + "' in this lab");
         NasObjective obj(cfg, it->objective(lo.out), [](const std::string& l) { std::printf("%s\n", l.c_str()); });
         run_study(st, it->name, it->sampler, static_cast<uint64_t>(it->seed), nas_grid(it->sizes), it->trials, study_meta(*it), lo.out,
-                  it->make_pruner(), [&](search::Trial& t) { return obj(t); });
+                  it->make_pruner(), [&](search::Trial& t) { return obj(t); }, nullptr);
         return 0;
     }
     const auto t0 = std::chrono::steady_clock::now();
@@ -399,7 +454,7 @@ int run_lab2(const Lab2Options& lo) {
         const std::string pruned_tpe = "tpe, " + pr.pruner + " pruner";
         for (const auto& spec : task1) {
             const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), nas_grid(spec.sizes), trials,
-                                        study_meta(spec), lo.out, spec.make_pruner(), objective(spec));
+                                        study_meta(spec), lo.out, spec.make_pruner(), objective(spec), ranks);
             if (spec.pruner == "none" && pr.pruner != "none") {  // TPE without the pruner: only the time figure
                 timed["tpe, no pruner"].push_back(done);
                 continue;
@@ -418,7 +473,7 @@ int run_lab2(const Lab2Options& lo) {
                 });
                 timed[pruned_tpe][k] = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed),
                                                  nas_grid(spec.sizes), trials, study_meta(spec), lo.out,
-                                                 spec.make_pruner(), objective(spec), budget, 5 * trials);
+                                                 spec.make_pruner(), objective(spec), ranks, budget, 5 * trials);
             }
     }
     std::vector<double> trial_axis;
@@ -478,13 +533,21 @@ int run_lab2(const Lab2Options& lo) {
     std::map<int64_t, std::vector<std::vector<double>>> t2_curves;  // post epochs -> per seed
     for (const auto& spec : task2) {
         std::unique_ptr<NasObjective> obj;
-        if (!study_done(*st, spec)) obj = std::make_unique<NasObjective>(cfg, spec.objective(lo.out), nullptr);
         const auto done = run_study(st, spec.name, spec.sampler, static_cast<uint64_t>(spec.seed), nas_grid(spec.sizes), ca_trials,
-                                    study_meta(spec), lo.out, spec.make_pruner(), [&](search::Trial& t) { return (*obj)(t); });
+                                    study_meta(spec), lo.out, spec.make_pruner(),
+                                    [&](search::Trial& t) {  // rank 0's own trials (a finished study runs none)
+                                        if (!obj) obj = std::make_unique<NasObjective>(cfg, spec.objective(lo.out), nullptr);
+                                        return (*obj)(t);
+                                    },
+                                    ranks);
         t2_curves[spec.post].push_back(best_so_far(done, ca_trials));
         const auto best = Study::best_of(done, search::Direction::Maximize);
         std::printf("task2 %s seed=%ld best=%s\n", spec.tag().c_str(), long(spec.seed),
                     best ? fmt_num(*best->value).c_str() : "-");
+    }
+    if (ranks) {
+        ranks->finish();  // the other ranks are done; the figures are rank 0's
+        std::printf("trials_per_rank=%s\n", ranks->trials_per_rank_text().c_str());
     }
     std::vector<Band> t2_bands;
     {
@@ -518,5 +581,7 @@ int run_lab2(const Lab2Options& lo) {
                 format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()).c_str());
     return 0;
 }
+
+}  // namespace
 
 }  // namespace qbert::experiments

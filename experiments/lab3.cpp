@@ -1,17 +1,21 @@
 #include "experiments/lab3.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 
 #include "experiments/lab1.h"
 #include "experiments/objectives/mixed_precision.h"
 #include "experiments/results.h"
+#include "experiments/study_ranks.h"
 #include "experiments/study_report.h"
+#include "engine/dist/comm.h"
 #include "search/samplers.h"
 #include "util/progress.h"
 
@@ -40,7 +44,7 @@ Profile profile(const std::string& name) {
 std::vector<FrozenTrial> run_study(MixedPrecisionObjective& obj, const std::shared_ptr<search::Storage>& st,
                                    const std::string& name, const std::vector<std::string>& choices,
                                    const std::vector<Direction>& dirs, const std::string& sampler, uint64_t seed,
-                                   int64_t trials, const json& meta, const std::string& out) {
+                                   int64_t trials, const json& meta, const std::string& out, StudyRanks* ranks) {
     obj.set_choices(choices);
     obj.set_bits_objective(dirs.size() > 1);
     Study study(st, name, dirs, search::make_sampler(sampler, seed), search::OpenMode::CreateOrLoad, meta);
@@ -78,7 +82,9 @@ std::vector<FrozenTrial> run_study(MixedPrecisionObjective& obj, const std::shar
     search::OptimizeOptions o;
     o.study_trials = trials;
     o.catch_errors = false;  // a bug is not a failed trial
-    if (dirs.size() == 1)
+    if (ranks)  // the trials spread over the MPI ranks (each rank sets the study's choices: lab3_job)
+        ranks->optimize(study, {[&](search::Trial& t) { return obj(t); }, nullptr}, o, after);
+    else if (dirs.size() == 1)
         study.optimize([&](search::Trial& t) { return obj(t).at(0); }, o, after);
     else
         study.optimize(search::Study::MultiObjective([&](search::Trial& t) { return obj(t); }), o, after);
@@ -96,8 +102,48 @@ std::vector<double> best_curve(const std::vector<FrozenTrial>& trials) {
 
 }  // namespace
 
+namespace {
+
+// The lab's studies: name, per-layer choices, objectives (every rank derives the same list).
+struct StudyDef {
+    std::string name;
+    std::vector<std::string> choices;
+    std::vector<Direction> dirs;
+};
+std::vector<StudyDef> lab3_studies(const std::vector<std::string>& formats) {
+    const std::vector<Direction> acc{Direction::Maximize};
+    std::vector<StudyDef> out{{"a-integer", {"fp32", "integer"}, acc}};
+    for (const auto& f : formats) out.push_back({"b-" + f, {"fp32", f}, acc});
+    std::vector<std::string> all{"fp32"};
+    all.insert(all.end(), formats.begin(), formats.end());
+    out.push_back({"c-pareto", all, {Direction::Maximize, Direction::Minimize}});
+    return out;
+}
+
+int lab3_job(const Lab3Options& in, RankSetup* dr);
+
+}  // namespace
+
 int run_lab3(const Lab3Options& in) {
+    return run_distributed([&](RankSetup* dr) { return lab3_job(in, dr); });
+}
+
+namespace {
+
+// `mpirun -np N qbert lab3`: a missing base model is trained data-parallel by every rank, the fp32 references
+// are computed by every rank together, and each study's trials are spread over the ranks (rank 0 owns lab3.db).
+int lab3_job(const Lab3Options& in, RankSetup* dr) {
     Lab3Options lo = in;
+    const bool root = engine::dist::world_rank() == 0;
+    if (dr)
+        engine::dist::check_same(
+            "command line (qbert lab3 options)",
+            json{{"checkpoint", lo.base.checkpoint}, {"data", lo.base.data_root}, {"lr", lo.base.lr},
+                 {"seed", lo.base.seed}, {"threads", lo.base.threads}, {"out", lo.out}, {"profile", lo.profile},
+                 {"a", lo.trials_a}, {"b", lo.trials_b}, {"c", lo.trials_c}, {"train_reviews", lo.train_reviews},
+                 {"eval_reviews", lo.eval_reviews}, {"formats", lo.formats}, {"sampler", lo.sampler},
+                 {"pareto_sampler", lo.pareto_sampler}}
+                .dump());
     const Profile p = profile(lo.profile);
     const int64_t ta = lo.trials_a ? lo.trials_a : p.a, tb = lo.trials_b ? lo.trials_b : p.b,
                   tc = lo.trials_c ? lo.trials_c : p.c;
@@ -107,6 +153,9 @@ int run_lab3(const Lab3Options& in) {
         if (!k || *k == engine::FormatKind::Fp32)
             throw engine::Error("--formats: '" + f + "' is not a format; valid: " + engine::format_names());
     }
+    // before the first collective (a missing base model is trained by every rank together): from here on a rank
+    // that fails alone ends the job (MPI_Abort) or, below, says so through one more agreement
+    if (dr) dr->agree();
     fs::create_directories(lo.out);
     const auto t0 = std::chrono::steady_clock::now();
     lo.base.checkpoint = ensure_base_checkpoint(lo.base.checkpoint, lo.out, lo.base.data_root);
@@ -114,23 +163,51 @@ int run_lab3(const Lab3Options& in) {
     mo.base = lo.base;
     mo.train_reviews = lo.train_reviews ? lo.train_reviews : p.train_reviews;
     mo.eval_reviews = lo.eval_reviews ? lo.eval_reviews : p.eval_reviews;
-    MixedPrecisionObjective obj(mo);
     const json settings{{"checkpoint", lo.base.checkpoint}, {"profile", lo.profile},
                         {"train_reviews", mo.train_reviews}, {"eval_reviews", mo.eval_reviews},
                         {"lr", lo.base.lr}, {"seed", lo.base.seed}};
-    check_run_settings(lo.out, settings);
+    std::unique_ptr<MixedPrecisionObjective> objective;  // reads the checkpoint and the data on every rank
+    std::string failure;
+    try {
+        objective = std::make_unique<MixedPrecisionObjective>(mo);
+        if (root) check_run_settings(lo.out, settings);
+    } catch (const std::exception& e) {
+        if (!dr) throw;
+        failure = e.what();
+    }
+    if (dr) engine::dist::agree(failure.empty(), failure);
+    MixedPrecisionObjective& obj = *objective;
+    const auto studies = lab3_studies(formats);
     std::printf("lab3 profile=%s base=%s: %s\n", lo.profile.c_str(), lo.base.checkpoint.c_str(), obj.describe().c_str());
 
-    // the fp32 references, on the same validation reviews (cached in DIR/fp32.json: they take a minute)
+    // the fp32 references, on the same validation reviews (cached in DIR/fp32.json: they take a minute); under
+    // MPI rank 0 reads the file and every rank computes what is missing together
     const std::string ref_path = (fs::path(lo.out) / "fp32.json").string();
     json ref;
-    if (fs::exists(ref_path)) ref = json::parse(std::ifstream(ref_path));
-    if (!ref.contains("accuracy")) {
+    if (root && fs::exists(ref_path)) ref = json::parse(std::ifstream(ref_path));
+    int64_t need = ref.contains("accuracy") ? 0 : 1;
+    engine::dist::broadcast(&need, sizeof need, 0);
+    if (need) {
         ref["accuracy"] = obj.fp32_accuracy();
         ref["finetuned_accuracy"] = obj.fp32_finetuned_accuracy();
         ref["weight_bits"] = obj.fp32_bits();
-        write_file_atomic(ref_path, ref.dump(2) + "\n");
+        if (root) write_file_atomic(ref_path, ref.dump(2) + "\n");
     }
+    if (dr && !root) {  // train the trials rank 0 hands out
+        dr->ranks.serve([&](const std::string& name) {
+            const auto it = std::find_if(studies.begin(), studies.end(), [&](const StudyDef& d) { return d.name == name; });
+            if (it == studies.end())
+                throw engine::Error("rank 0 sent a trial of study '" + name + "', not in this lab");
+            return StudyRanks::Work{[&obj, it](search::Trial& t) {
+                                        obj.set_choices(it->choices);
+                                        obj.set_bits_objective(it->dirs.size() > 1);
+                                        return obj(t);
+                                    },
+                                    nullptr};
+        });
+        return 0;
+    }
+    StudyRanks* ranks = dr ? &dr->ranks : nullptr;
     const double fp32 = ref["accuracy"].get<double>(), fp32_ft = ref["finetuned_accuracy"].get<double>();
     std::printf("fp32_accuracy=%.4f fp32_finetuned_accuracy=%.4f fp32_weight_bits=%.0f\n", fp32, fp32_ft,
                 obj.fp32_bits());
@@ -143,8 +220,8 @@ int run_lab3(const Lab3Options& in) {
     const std::vector<Direction> acc{Direction::Maximize};
 
     // (a) fp32 or integer per layer, width and frac width per layer
-    const auto a = run_study(obj, st, "a-integer", {"fp32", "integer"}, acc, lo.sampler, lo.base.seed, ta, meta("a"),
-                             lo.out);
+    const auto a = run_study(obj, st, studies[0].name, studies[0].choices, acc, lo.sampler, lo.base.seed, ta, meta("a"),
+                             lo.out, ranks);
     {
         const auto best = best_curve(a);
         ResultTable t((fs::path(lo.out) / "lab3_a.csv").string(), {"trial", "accuracy", "best_so_far", "weight_bits"},
@@ -177,7 +254,7 @@ int run_lab3(const Lab3Options& in) {
         std::vector<std::vector<double>> curves;
         for (const auto& f : formats)
             curves.push_back(best_curve(run_study(obj, st, "b-" + f, {"fp32", f}, acc, lo.sampler, lo.base.seed, tb,
-                                                  meta("b"), lo.out)));
+                                                  meta("b"), lo.out, ranks)));
         Figure fig;
         fig.title = "Lab 3 (b): per-layer choice of fp32 or one format, one study per format (TPE)";
         fig.xlabel = "trial";
@@ -208,7 +285,11 @@ int run_lab3(const Lab3Options& in) {
         choices.insert(choices.end(), formats.begin(), formats.end());
         const std::vector<Direction> dirs{Direction::Maximize, Direction::Minimize};
         const auto c = run_study(obj, st, "c-pareto", choices, dirs, lo.pareto_sampler, lo.base.seed, tc, meta("c"),
-                                 lo.out);
+                                 lo.out, ranks);
+        if (ranks) {
+            ranks->finish();
+            std::printf("trials_per_rank=%s\n", ranks->trials_per_rank_text().c_str());
+        }
         const auto front = Study::pareto_front(c, dirs);
         std::set<int64_t> on_front;
         for (const auto& t : front) on_front.insert(t.number);
@@ -245,5 +326,7 @@ int run_lab3(const Lab3Options& in) {
     std::printf("lab3_seconds=%.0f\n", seconds_since(t0));
     return 0;
 }
+
+}  // namespace
 
 }  // namespace qbert::experiments

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/error.h"
+#include "engine/dist/comm.h"
 #include "util/csv.h"
 
 namespace qbert::experiments {
@@ -77,7 +78,14 @@ void ResultTable::add(const Row& row) {
     write();
 }
 
+// Data-parallel runs (several MPI ranks computing one result together, outside a dist::LocalScope): rank 0
+// writes the tables, figures and settings; the other ranks keep the same rows in memory.
+namespace {
+bool writer() { return engine::dist::rank() == 0; }
+}  // namespace
+
 void ResultTable::write() const {
+    if (!writer()) return;
     const std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
     {
         std::ofstream out(tmp);
@@ -94,6 +102,7 @@ void ResultTable::write() const {
 
 void ResultTable::write_wide(const std::string& path, const std::string& x_column, const std::vector<std::string>& xs,
                              const std::vector<Series>& series) const {
+    if (!writer()) return;
     std::ofstream out(path);
     std::vector<std::string> header{x_column};
     for (const auto& s : series) header.push_back(s.header);
@@ -147,6 +156,7 @@ void frame_y(Figure& f, const std::vector<std::vector<double>>& curves) {
 }
 
 bool plot(const Figure& f, const std::string& stem) {
+    if (!writer()) return false;
     const std::string gp = stem + ".gp";
     {
         std::ofstream out(gp);
@@ -202,7 +212,7 @@ void check_run_settings(const std::string& dir, const nlohmann::json& now) {
         return;
     }
     fs::create_directories(dir);
-    write_file_atomic(path.string(), now.dump(2) + "\n");
+    if (writer()) write_file_atomic(path.string(), now.dump(2) + "\n");
 }
 
 nlohmann::json settings_json(const model::TrainConfig& cfg) {

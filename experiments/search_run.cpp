@@ -14,6 +14,8 @@
 #include "experiments/objectives/nas.h"
 #include "experiments/results.h"
 #include "experiments/study_report.h"
+#include "experiments/study_ranks.h"
+#include "engine/dist/comm.h"
 #include "search/samplers.h"
 #include "search/space.h"
 
@@ -65,7 +67,36 @@ std::shared_ptr<search::Pruner> make_pruner_from(const std::string& name, const 
     }
 }
 
+namespace {
+
+int search_job(const SearchOptions& o, RankSetup* dr);
+
+}  // namespace
+
 int run_search(const SearchOptions& o) {
+    return run_distributed([&](RankSetup* dr) { return search_job(o, dr); });
+}
+
+namespace {
+
+// Every option, for comparing ranks: a distributed study needs all ranks started with the same ones.
+std::string options_text(const SearchOptions& o) {
+    return json{{"objective", o.objective}, {"sampler", o.sampler}, {"trials", o.trials}, {"timeout", o.timeout},
+                {"seed", o.seed}, {"storage", o.storage}, {"study", o.study}, {"out", o.out}, {"resume", o.resume},
+                {"post_train_epochs", o.post_train_epochs}, {"post_train_lr", o.post_train_lr},
+                {"direction", o.direction}, {"directions", o.directions}, {"space", o.space_file},
+                {"exec", o.exec_cmd}, {"exec_timeout", o.exec_timeout}, {"nas_space", o.nas_space},
+                {"pruner", o.pruner}, {"pruner_sets", o.pruner_sets}, {"eval_points", o.eval_points},
+                {"config", o.config}, {"sets", o.sets}, {"checkpoint", o.checkpoint}, {"data", o.data_root},
+                {"formats", o.formats}, {"train_reviews", o.train_reviews}, {"eval_reviews", o.eval_reviews},
+                {"lr", o.lr}, {"threads", o.threads}}
+        .dump();
+}
+
+int search_job(const SearchOptions& o, RankSetup* dr) {
+    const bool root = engine::dist::world_rank() == 0;
+    // first, before anything that could fail on one rank only (every rank takes part in this collective)
+    if (dr) engine::dist::check_same("command line (qbert search options)", options_text(o));
     static const std::set<std::string> objectives{"nas", "compression-aware", "exec", "mixed-precision"};
     if (!objectives.count(o.objective))
         throw engine::Error("unknown objective '" + o.objective + "'; valid: nas, compression-aware, exec, mixed-precision");
@@ -177,16 +208,20 @@ int run_search(const SearchOptions& o) {
         throw engine::Error("--eval-points belongs to the nas and compression-aware objectives (exec commands report "
                             "with 'report STEP VALUE' lines)");
     if (o.eval_points > 0) meta["eval_points"] = o.eval_points;
-    fs::create_directories(out);
-    if (!fs::path(o.storage).parent_path().empty()) fs::create_directories(fs::path(o.storage).parent_path());
-    auto storage = std::make_shared<search::Storage>(o.storage);
-    Study study(storage, study_name, dirs, sampler, o.resume ? search::OpenMode::Load : search::OpenMode::Create, meta);
-    study.set_pruner(pruner);
-    if (o.resume) {
-        check_study_meta(study, meta);
-        for (int64_t n : study.fail_stale_trials())
-            std::printf("trial %ld was running in a process that is gone: marked failed\n", long(n));
-        std::printf("resuming study '%s': %ld trials so far\n", study_name.c_str(), long(study.trials().size()));
+    std::unique_ptr<Study> owned;  // rank 0 (or the only process) owns the study file
+    if (root) {
+        fs::create_directories(out);
+        if (!fs::path(o.storage).parent_path().empty()) fs::create_directories(fs::path(o.storage).parent_path());
+        auto storage = std::make_shared<search::Storage>(o.storage);
+        owned = std::make_unique<Study>(storage, study_name, dirs, sampler,
+                                        o.resume ? search::OpenMode::Load : search::OpenMode::Create, meta);
+        owned->set_pruner(pruner);
+        if (o.resume) {
+            check_study_meta(*owned, meta);
+            for (int64_t n : owned->fail_stale_trials())
+                std::printf("trial %ld was running in a process that is gone: marked failed\n", long(n));
+            std::printf("resuming study '%s': %ld trials so far\n", study_name.c_str(), long(owned->trials().size()));
+        }
     }
     if (!exec && !mixed) {
         NasOptions no;
@@ -198,13 +233,37 @@ int run_search(const SearchOptions& o) {
         nas = std::make_unique<NasObjective>(cfg, no, [](const std::string& l) { std::printf("%s\n", l.c_str()); });
         objective = [&](search::Trial& t) { return (*nas)(t); };
     }
-    std::printf("study=%s storage=%s sampler=%s objective=%s trials=%ld out=%s\n", study_name.c_str(),
-                o.storage.c_str(), o.sampler.c_str(), o.objective.c_str(), long(o.trials), out.c_str());
-    std::fflush(stdout);
-
     const std::string csv = (fs::path(out) / "trials.csv").string();
     const std::string pareto_csv = (fs::path(out) / "pareto.csv").string();
     const std::string best_ckpt = (fs::path(out) / "best.h5").string();
+    // the best model so far, saved by whichever process trained it
+    const auto best_meta = [&](const FrozenTrial& t) {
+        json m = json::parse(nas->checkpoint_meta());
+        m["search"] = {{"study", study_name}, {"trial", t.number}, {"value", *t.value}, {"params", t.params_json()}};
+        return m.dump();
+    };
+    StudyRanks::Work work;  // what every rank runs for a trial of a distributed study
+    if (dr) {
+        work.objective = [&](search::Trial& t) {
+            return multi ? multi_objective(t) : std::vector<double>{objective(t)};
+        };
+        if (nas)
+            work.told = [&](const FrozenTrial& done, bool best, const StudyRanks::Keep& keep) {
+                if (best && nas->last_model())
+                    keep_best_file(done, keep, best_ckpt,
+                                   [&](const std::string& p) { model::save_bert(p, *nas->last_model(), best_meta(done)); });
+            };
+        dr->agree();
+        if (!root) {
+            dr->ranks.serve([&](const std::string&) { return work; });
+            return 0;
+        }
+    }
+    Study& study = *owned;
+    std::printf("study=%s storage=%s sampler=%s objective=%s trials=%ld out=%s%s\n", study_name.c_str(),
+                o.storage.c_str(), o.sampler.c_str(), o.objective.c_str(), long(o.trials), out.c_str(),
+                dr ? (" ranks=" + std::to_string(engine::dist::world_size())).c_str() : "");
+    std::fflush(stdout);
     TrialReporter report{o.trials};
     search::OptimizeOptions opt;
     opt.study_trials = o.trials;
@@ -217,16 +276,18 @@ int run_search(const SearchOptions& o) {
             return;
         }
         const auto best = Study::best_of(s.trials(), s.direction());
-        if (nas && nas->last_model() && best && best->number == t.number) {  // a new best: keep its model
-            json m = json::parse(nas->checkpoint_meta());
-            m["search"] = {{"study", s.name()}, {"trial", t.number}, {"value", *t.value}, {"params", t.params_json()}};
-            model::save_bert(best_ckpt, *nas->last_model(), m.dump());
-        }
+        if (!dr && nas && nas->last_model() && best && best->number == t.number)  // a new best: keep its model
+            model::save_bert(best_ckpt, *nas->last_model(), best_meta(t));
     };
-    if (multi)
+    if (dr) {
+        dr->ranks.optimize(study, work, opt, on_trial_end);
+        dr->ranks.finish();
+        std::printf("trials_per_rank=%s\n", dr->ranks.trials_per_rank_text().c_str());
+    } else if (multi) {
         study.optimize(multi_objective, opt, on_trial_end);
-    else
+    } else {
         study.optimize(objective, opt, on_trial_end);
+    }
     const auto all = study.trials();
     write_trials_csv(csv, all, dirs);
     std::map<TrialState, int> count;
@@ -244,6 +305,8 @@ int run_search(const SearchOptions& o) {
     std::printf("best_value=%.6g\n", *best->value);
     return 0;
 }
+
+}  // namespace
 
 // ---------------------------------------------------------------- qbert tpe-explain
 

@@ -1,5 +1,6 @@
 #include "experiments/study_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -151,12 +152,16 @@ void write_trials_csv(const std::string& path, const std::vector<FrozenTrial>& t
 void TrialReporter::operator()(const Study& s, const FrozenTrial& t) {
         ++ran;
         const auto& all = s.trials();
+        // finished trials (trials still running on other ranks or processes are not done yet)
+        const auto done = static_cast<int64_t>(std::count_if(all.begin(), all.end(), [](const FrozenTrial& x) {
+            return x.state != search::TrialState::Running;
+        }));
         if (s.multi_objective()) {
             const double per = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / ran;
-            const int64_t left = std::max<int64_t>(0, target - static_cast<int64_t>(all.size()));
+            const int64_t left = std::max<int64_t>(0, target - done);
             std::printf("[%s %ld] %s values=%s front=%zu %.1f s, %ld/%ld, ETA %s | %s%s\n", s.name().c_str(),
                         long(t.number), search::state_name(t.state), values_text(t, ",", 6).c_str(),
-                        Study::pareto_front(all, s.directions()).size(), t.duration_s, long(all.size()), long(target),
+                        Study::pareto_front(all, s.directions()).size(), t.duration_s, long(done), long(target),
                         util::format_duration(per * static_cast<double>(left)).c_str(), params_line(t.shown_params()).c_str(),
                         t.system_attrs.contains("reason") ? (" | " + t.system_attrs["reason"].get<std::string>()).c_str() : "");
             std::fflush(stdout);
@@ -164,12 +169,12 @@ void TrialReporter::operator()(const Study& s, const FrozenTrial& t) {
         }
         const auto best = Study::best_of(all, s.direction());
         const double per = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / ran;
-        const int64_t left = std::max<int64_t>(0, target - static_cast<int64_t>(all.size()));
+        const int64_t left = std::max<int64_t>(0, target - done);
         std::printf("[%s %ld] %s value=%s best=%s%s %.1f s, %ld/%ld, ETA %s | %s%s\n", s.name().c_str(), long(t.number),
                     search::state_name(t.state), t.value ? fmt_num(*t.value).c_str() : "-",
                     best ? fmt_num(*best->value).c_str() : "-",
                     best ? (" (trial " + std::to_string(best->number) + ")").c_str() : "", t.duration_s,
-                    long(all.size()), long(target), util::format_duration(per * static_cast<double>(left)).c_str(),
+                    long(done), long(target), util::format_duration(per * static_cast<double>(left)).c_str(),
                     params_line(t.shown_params()).c_str(),
                     t.system_attrs.contains("reason") ? (" | " + t.system_attrs["reason"].get<std::string>()).c_str() : "");
         std::fflush(stdout);

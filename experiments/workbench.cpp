@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "engine/dist/comm.h"
 #include "experiments/progress_hooks.h"
 
 namespace qbert::experiments {
@@ -52,7 +53,9 @@ void Workbench::save(const std::string& out, const std::string& extra_key,
                      const std::string& extra_json) {
     nlohmann::json meta = nlohmann::json::parse(model::checkpoint_meta(cfg));
     meta[extra_key] = nlohmann::json::parse(extra_json);
-    model::save_bert(out, *m, meta.dump());
+    // data-parallel (MPI ranks, identical models): rank 0 writes, and no rank goes on before the file is whole
+    if (engine::dist::rank() == 0) model::save_bert(out, *m, meta.dump());
+    engine::dist::barrier();
     std::printf("checkpoint=%s\n", out.c_str());
 }
 

@@ -445,11 +445,12 @@ namespace {
 
 Split split_trials(const std::vector<FrozenTrial>& history, const std::vector<Direction>& dirs, const TpeOptions& o) {
     const bool multi = dirs.size() > 1;
-    std::vector<const FrozenTrial*> complete, pruned;
+    std::vector<const FrozenTrial*> complete, pruned, running;
     for (const auto& t : history) {
         if (t.complete()) complete.push_back(&t);
         if (t.state == TrialState::Pruned) pruned.push_back(&t);
-    }
+        if (t.state == TrialState::Running && o.constant_liar) running.push_back(&t);  // the one being sampled
+    }                                                  // lacks the parameter, so tpe_pick leaves it out
     const int64_t n = static_cast<int64_t>(complete.size() + pruned.size());
     const size_t n_below = static_cast<size_t>(TpeSampler::gamma(n, o.gamma));
     Split s;
@@ -476,6 +477,7 @@ Split split_trials(const std::vector<FrozenTrial>& history, const std::vector<Di
     });
     const size_t rest = n_below > s.below.size() ? n_below - s.below.size() : 0;
     for (size_t i = 0; i < pruned.size(); ++i) (i < rest ? s.below : s.above).push_back(pruned[i]);
+    s.above.insert(s.above.end(), running.begin(), running.end());  // Optuna's _split_trials (3.1, 4.x): above
     const auto by_number = [](auto* a, auto* b) { return a->number < b->number; };
     std::sort(s.below.begin(), s.below.end(), by_number);
     std::sort(s.above.begin(), s.above.end(), by_number);

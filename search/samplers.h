@@ -42,6 +42,9 @@ public:
                               const Distribution& d) override;
     void after_trial(Study& study, const FrozenTrial& trial) override;
     int64_t size() const { return static_cast<int64_t>(order_.size()); }
+    // Every point is taken by a finished or running trial (a distributed study waits for a running one to end:
+    // a trial that fails frees its point).
+    bool exhausted(const std::vector<FrozenTrial>& trials) const { return free_points(trials).empty(); }
     nlohmann::json point(int64_t grid_id) const;  // {name: value}
 
 private:
@@ -59,6 +62,10 @@ struct TpeOptions {
     bool consider_magic_clip = true;
     bool consider_endpoints = false;
     bool multivariate = false;
+    // Optuna's constant_liar: trials still RUNNING (elsewhere: a distributed study's other ranks) join the "above"
+    // group with the parameters they have drawn so far, as if they had the worst value, so that concurrent
+    // trials are not all sent to the same good region. They never count towards n or the start-up trials.
+    bool constant_liar = false;
     enum class Gamma { Default, Hyperopt } gamma = Gamma::Default;
 };
 
@@ -79,6 +86,7 @@ public:
     std::string name() const override { return o_.multivariate ? "tpe-multivariate" : "tpe"; }
     const TpeOptions& options() const { return o_; }
     uint64_t seed() const { return seed_; }
+    void set_constant_liar(bool on) { o_.constant_liar = on; }  // a distributed study's owner turns it on
     std::map<std::string, double> sample_relative(Study& study, FrozenTrial& trial) override;
     double sample_independent(const Study& study, const FrozenTrial& trial, const std::string& name,
                               const Distribution& d) override;
@@ -86,8 +94,8 @@ public:
     // split, l and g, the candidates and their scores. Computed by the code that samples, from the study's
     // trials as stored now (Study::trials()), with the stream sample_independent uses: `chosen` is what
     // sample_independent returns for that trial when the next ask() sees the same finished trials (the
-    // running trials do not count). A multivariate sampler picks the shared search space jointly in
-    // sample_relative; this explains only the univariate choice.
+    // running trials do not count, unless constant_liar puts them in the bad group). A multivariate sampler
+    // picks the shared search space jointly in sample_relative; this explains only the univariate choice.
     TpeExplanation explain(const Study& study, int64_t trial_number, const std::string& name,
                            const Distribution& d) const;
 

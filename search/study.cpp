@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "search/multi_objective.h"
 
@@ -46,15 +47,64 @@ std::string host_name() {
     gethostname(host, sizeof host - 1);
     return host;
 }
+
+// A process that exists and is not a zombie: a killed process stays a zombie until its parent (mpirun, or a
+// container's init, which may be slow to reap) collects it, and kill(pid, 0) still succeeds on it. EPERM:
+// another user's process, alive.
+bool process_alive(pid_t pid) {
+    if (kill(pid, 0) != 0) return errno != ESRCH;
+    std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+    if (!f) return true;  // no /proc: trust kill()
+    char line[512] = {};
+    const size_t n = std::fread(line, 1, sizeof line - 1, f);
+    std::fclose(f);
+    const char* close = std::strrchr(line, ')');  // "pid (comm) state ...": comm may hold spaces and ')'
+    if (n == 0 || close == nullptr || close[1] == '\0') return true;
+    return !(close[2] == 'Z' || close[2] == 'X');
+}
 }  // namespace
 
+json wire_number(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    return v;
+}
+
+double wire_number(const json& j) {
+    if (j.is_number()) return j.get<double>();
+    if (j.is_string()) {
+        const auto s = j.get<std::string>();
+        if (s == "nan") return std::nan("");
+        if (s == "inf") return INFINITY;
+        if (s == "-inf") return -INFINITY;
+    }
+    throw Error("not a number in a trial message: " + j.dump());
+}
+
 // ---- Trial ----
+
+Trial Trial::remote(TrialChannel& channel, FrozenTrial t, std::string study_name, bool multi_objective) {
+    Trial r(nullptr, std::move(t), {});
+    r.channel_ = &channel;
+    r.remote_study_ = std::move(study_name);
+    r.remote_multi_ = multi_objective;
+    return r;
+}
+
+bool Trial::multi_objective() const { return channel_ ? remote_multi_ : study_->multi_objective(); }
 
 json Trial::suggest(const std::string& name, const Distribution& d) {
     d.validate(name);
     if (auto it = t_.params.find(name); it != t_.params.end()) {
         check_compatible(name, t_.distributions.at(name), d);
         return d.to_external(it->second);
+    }
+    if (channel_) {  // the owner checks the distribution against the study's and samples
+        const json answer = channel_->call({{"op", "suggest"}, {"trial", t_.number}, {"name", name}, {"dist", d.to_json()}});
+        const double v = wire_number(answer.at("value"));
+        t_.params[name] = v;
+        t_.distributions[name] = d;
+        return d.to_external(v);
     }
     for (const FrozenTrial& h : study_->cache_)
         if (auto it = h.distributions.find(name); it != h.distributions.end()) {
@@ -93,9 +143,9 @@ std::string Trial::suggest_string(const std::string& name, const std::vector<std
 }
 
 void Trial::report(double value, int64_t step) {
-    if (study_->multi_objective())
+    if (multi_objective())
         throw Error("trial " + std::to_string(t_.number) + ": report() is for single-objective studies; study '" +
-                    study_->name() + "' has " + std::to_string(study_->directions().size()) + " objectives (as Optuna)");
+                    study_name() + "' has several objectives (as Optuna)");
     if (step < 0)
         throw Error("trial " + std::to_string(t_.number) + ": report() step must be >= 0, got " + std::to_string(step));
     if (t_.intermediate.count(step)) {  // Optuna warns and keeps the first value
@@ -103,13 +153,17 @@ void Trial::report(double value, int64_t step) {
                      long(step), value);
         return;
     }
-    study_->storage_->report(t_.id, step, value);
+    if (channel_)
+        channel_->call({{"op", "report"}, {"trial", t_.number}, {"step", step}, {"value", wire_number(value)}});
+    else
+        study_->storage_->report(t_.id, step, value);
     t_.intermediate[step] = value;
 }
 
 bool Trial::should_prune() {
-    if (study_->multi_objective())
+    if (multi_objective())
         throw Error("trial " + std::to_string(t_.number) + ": should_prune() is for single-objective studies (as Optuna)");
+    if (channel_) return channel_->call({{"op", "should_prune"}, {"trial", t_.number}}).at("prune").get<bool>();
     if (!study_->pruner_) return false;
     // one read of the study: this trial as stored (with what other processes may have written) among the rest
     const std::vector<FrozenTrial> all = study_->storage_->trials(study_->rec_.id);
@@ -119,7 +173,10 @@ bool Trial::should_prune() {
 }
 
 void Trial::set_user_attr(const std::string& key, const json& value) {
-    study_->storage_->set_user_attr(t_.id, key, value);
+    if (channel_)
+        channel_->call({{"op", "user_attr"}, {"trial", t_.number}, {"key", key}, {"value", value}});
+    else
+        study_->storage_->set_user_attr(t_.id, key, value);
     t_.user_attrs[key] = value;
 }
 
@@ -179,15 +236,19 @@ void Study::set_pruner(std::shared_ptr<Pruner> pruner) {
 Trial Study::ask() {
     FrozenTrial t = storage_->create_trial(rec_.id, json{{"host", host_name()}, {"pid", static_cast<int64_t>(getpid())},
                                                          {"sampler", sampler_->name()}});
+    refresh_history(t.number);
+    auto relative = sampler_->sample_relative(*this, t);
+    return Trial(this, std::move(t), std::move(relative));
+}
+
+void Study::refresh_history(int64_t number) {
     trials();  // what the sampler sees: every trial, finished or running (here or elsewhere)
     filtered_ = pruner_ && pruner_->filters_trials();
     if (filtered_) {  // Hyperband: the sampler sees the trial's bracket only
         view_.clear();
         for (const FrozenTrial& h : cache_)
-            if (pruner_->same_group(*this, t.number, h.number)) view_.push_back(h);
+            if (pruner_->same_group(*this, number, h.number)) view_.push_back(h);
     }
-    auto relative = sampler_->sample_relative(*this, t);
-    return Trial(this, std::move(t), std::move(relative));
 }
 
 FrozenTrial Study::tell(Trial& trial, double value) {
@@ -266,7 +327,7 @@ std::vector<std::optional<double>> Study::best_so_far(const std::vector<FrozenTr
     return out;
 }
 
-const std::string& Trial::study_name() const { return study_->name(); }
+const std::string& Trial::study_name() const { return channel_ ? remote_study_ : study_->name(); }
 
 std::optional<FrozenTrial> Study::best_trial() const {
     if (multi_objective())
@@ -341,7 +402,7 @@ std::vector<int64_t> Study::fail_stale_trials() {
     for (const FrozenTrial& t : trials()) {
         if (t.state != TrialState::Running || t.system_attrs.value("host", "") != host) continue;
         const auto pid = static_cast<pid_t>(t.system_attrs.value("pid", int64_t{-1}));
-        if (pid <= 0 || (kill(pid, 0) == 0 || errno != ESRCH)) continue;  // still alive (or not ours to judge)
+        if (pid <= 0 || process_alive(pid)) continue;  // still alive (or not ours to judge)
         storage_->set_system_attr(t.id, "stale", true);
         storage_->set_system_attr(t.id, "reason", "process " + std::to_string(pid) + " ended while the trial ran");
         storage_->finish_trial(t.id, TrialState::Fail, std::nullopt);

@@ -40,6 +40,19 @@ public:
     virtual void after_trial(Study& study, const FrozenTrial& trial) {}
 };
 
+// The other end of a trial whose study lives in another process (a distributed study: rank 0 owns the study,
+// the sampler and the pruner; experiments/study_ranks.h). A remote Trial sends each change as a JSON request
+// ({"op": "suggest" | "report" | "should_prune" | "user_attr", "trial": number, ...}) and the owner's Study
+// answers it exactly as a local Trial's call would have; an answer {"error": text} is thrown as Error(text).
+class TrialChannel {
+public:
+    virtual ~TrialChannel() = default;
+    virtual nlohmann::json call(const nlohmann::json& request) = 0;
+};
+// Doubles in those messages: JSON has no NaN or infinity, so they travel as "nan", "inf", "-inf".
+nlohmann::json wire_number(double v);
+double wire_number(const nlohmann::json& j);
+
 // The live handle an objective gets. Each parameter is sampled the first time its name is asked for and
 // stored at once; asking again returns the same value.
 class Trial {
@@ -60,14 +73,22 @@ public:
     bool should_prune();
     void set_user_attr(const std::string& key, const nlohmann::json& value);
     const FrozenTrial& frozen() const { return t_; }
+    // A handle on a trial created by another process's Study (which sampled its relative parameters): the same
+    // calls, each carried out by that Study through `channel`. `multi_objective`: the study's (report and
+    // should_prune refuse several objectives here too).
+    static Trial remote(TrialChannel& channel, FrozenTrial t, std::string study_name, bool multi_objective);
 
 private:
     friend class Study;
     Trial(Study* s, FrozenTrial t, std::map<std::string, double> relative)
         : study_(s), t_(std::move(t)), relative_(std::move(relative)) {}
-    Study* study_;
+    bool multi_objective() const;
+    Study* study_ = nullptr;
     FrozenTrial t_;
     std::map<std::string, double> relative_;
+    TrialChannel* channel_ = nullptr;  // set: a remote trial (study_ is null)
+    std::string remote_study_;
+    bool remote_multi_ = false;
 };
 
 enum class OpenMode { Create, Load, CreateOrLoad };
@@ -104,6 +125,10 @@ public:
     Pruner* pruner() const { return pruner_.get(); }
 
     Trial ask();
+    // For the owner of a distributed study, before it samples for trial `number` among others still running:
+    // re-reads the trials (what the running ones have sampled since) and, with a Hyperband pruner, makes
+    // history() that trial's bracket, as ask() did when the trial was created.
+    void refresh_history(int64_t number);
     // Ends the trial: COMPLETE with a finite value; a NaN/inf value makes it FAIL (as Optuna). In a
     // multi-objective study one value is the wrong count: FAIL.
     FrozenTrial tell(Trial& trial, double value);

@@ -1,6 +1,9 @@
 #include "engine/dist/comm.h"
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <cstring>
 #include <vector>
 
@@ -17,6 +20,7 @@ namespace qbert::engine::dist {
 namespace {
 bool g_initialized = false;  // this process called MPI_Init (and must finalize)
 int g_rank = 0, g_size = 1;
+thread_local int g_local = 0;  // LocalScope objects alive on this thread: it computes as a group of one
 
 bool launched_by_mpi() {
     for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_STEP_NUM_TASKS"})
@@ -51,6 +55,11 @@ void init(int* argc, char*** argv) {
     // FUNNELED: only the main thread calls MPI; OpenMP threads do the compute in between.
     check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
     g_initialized = true;
+    if (provided < MPI_THREAD_FUNNELED) {  // rank 0 of a distributed study trains in a second thread
+        MPI_Finalize();
+        g_initialized = false;
+        throw Error("MPI_Init_thread: this MPI library provides no thread support (MPI_THREAD_FUNNELED needed)");
+    }
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
 #else
@@ -68,14 +77,19 @@ void finalize() {
 #endif
 }
 
-int rank() { return g_rank; }
-int size() { return g_size; }
+int rank() { return g_local > 0 ? 0 : g_rank; }
+int size() { return g_local > 0 ? 1 : g_size; }
+int world_rank() { return g_rank; }
+int world_size() { return g_size; }
+
+LocalScope::LocalScope() { ++g_local; }
+LocalScope::~LocalScope() { --g_local; }
 
 namespace {
 // The three sums differ only in MPI's type tag.
 #ifdef QBERT_HAVE_MPI
 void allreduce_in_place(void* data, int64_t n, MPI_Datatype type) {
-    if (g_size > 1 && n > 0)
+    if (size() > 1 && n > 0)
         check(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), type, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
 }
 #define QBERT_ALLREDUCE(data, n, type) allreduce_in_place(data, n, type)
@@ -91,7 +105,7 @@ void allreduce_sum(int64_t* data, int64_t n) { QBERT_ALLREDUCE(data, n, MPI_INT6
 
 void broadcast(void* data, int64_t bytes, int root) {
 #ifdef QBERT_HAVE_MPI
-    if (g_size > 1 && bytes > 0)
+    if (size() > 1 && bytes > 0)
         check(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
 #else
     (void)data, (void)bytes, (void)root;
@@ -100,7 +114,7 @@ void broadcast(void* data, int64_t bytes, int root) {
 
 void barrier() {
 #ifdef QBERT_HAVE_MPI
-    if (g_size > 1) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+    if (size() > 1) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 #endif
 }
 
@@ -125,7 +139,7 @@ PendingSum::~PendingSum() {
 PendingSum PendingSum::start(float* data, int64_t n) {
     PendingSum p;
 #ifdef QBERT_HAVE_MPI
-    if (g_size > 1 && n > 0) {
+    if (size() > 1 && n > 0) {
         auto* req = new MPI_Request;
         check(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, req),
               "MPI_Iallreduce");
@@ -164,22 +178,22 @@ void PendingSum::wait() {
 }
 
 void agree(bool ok, const std::string& message) {
-    if (g_size <= 1) {
+    if (size() <= 1) {
         if (!ok) throw AgreedError(message);
         return;
     }
     // who failed: a flag per rank, summed; then the first failing rank broadcasts its message
-    std::vector<int64_t> failed(static_cast<size_t>(g_size), 0);
-    failed[static_cast<size_t>(g_rank)] = ok ? 0 : 1;
-    allreduce_sum(failed.data(), g_size);
+    std::vector<int64_t> failed(static_cast<size_t>(size()), 0);
+    failed[static_cast<size_t>(rank())] = ok ? 0 : 1;
+    allreduce_sum(failed.data(), size());
     int first = -1;
-    for (int r = 0; r < g_size && first < 0; ++r)
+    for (int r = 0; r < size() && first < 0; ++r)
         if (failed[static_cast<size_t>(r)] != 0) first = r;
     if (first < 0) return;
-    int64_t len = g_rank == first ? static_cast<int64_t>(message.size()) : 0;
+    int64_t len = rank() == first ? static_cast<int64_t>(message.size()) : 0;
     broadcast(&len, sizeof len, first);
     std::string text(static_cast<size_t>(len), '\0');
-    if (g_rank == first) text = message;
+    if (rank() == first) text = message;
     broadcast(text.data(), len, first);
     int64_t count = 0;
     for (int64_t f : failed) count += f;
@@ -188,14 +202,52 @@ void agree(bool ok, const std::string& message) {
 }
 
 void check_same(const std::string& what, const std::string& value) {
-    if (g_size <= 1) return;
+    if (size() <= 1) return;
     int64_t len = static_cast<int64_t>(value.size());
     broadcast(&len, sizeof len, 0);
     std::string root(static_cast<size_t>(len), '\0');
-    if (g_rank == 0) root = value;
+    if (rank() == 0) root = value;
     broadcast(root.data(), len, 0);
     const bool same = root == value;
     agree(same, detail::concat(what, " differs from rank 0's: every rank must be started with the same ", what));
+}
+
+void send_text(int dest, int tag, const std::string& text) {
+#ifdef QBERT_HAVE_MPI
+    if (!g_initialized) throw Error("send_text: MPI is not running (a group of one has no other rank)");
+    check(MPI_Send(text.data(), static_cast<int>(text.size()), MPI_CHAR, dest, tag, MPI_COMM_WORLD), "MPI_Send");
+#else
+    (void)dest, (void)tag, (void)text;
+    throw Error("send_text: this build has no MPI");
+#endif
+}
+
+std::optional<Received> try_receive(int source, int tag) {
+#ifdef QBERT_HAVE_MPI
+    if (!g_initialized) return std::nullopt;
+    int waiting = 0;
+    MPI_Status st;
+    check(MPI_Iprobe(source < 0 ? MPI_ANY_SOURCE : source, tag, MPI_COMM_WORLD, &waiting, &st), "MPI_Iprobe");
+    if (!waiting) return std::nullopt;
+    int count = 0;
+    check(MPI_Get_count(&st, MPI_CHAR, &count), "MPI_Get_count");
+    Received r{st.MPI_SOURCE, std::string(static_cast<size_t>(count), '\0')};
+    check(MPI_Recv(r.text.data(), count, MPI_CHAR, st.MPI_SOURCE, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+    return r;
+#else
+    (void)source, (void)tag;
+    return std::nullopt;
+#endif
+}
+
+Received receive(int source, int tag) {
+    // MPI_Recv would do, but Open MPI busy-polls inside it: a rank waiting minutes for a reply would hold a core
+    // the ranks that train need. Probing every 200 us costs nothing and answers in well under a millisecond.
+    for (;;) {
+        if (auto r = try_receive(source, tag)) return std::move(*r);
+        if (!g_initialized) throw Error("receive: MPI is not running (a group of one has no other rank)");
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
 }
 
 [[noreturn]] void abort_all(int code) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "engine/core/error.h"
@@ -23,8 +24,23 @@ void init(int* argc, char*** argv);
 void finalize();
 bool built_with_mpi();
 
-int rank();                         // 0 in a group of one
-int size();                         // 1 without MPI
+int rank();                         // 0 in a group of one (and inside a LocalScope)
+int size();                         // 1 without MPI (and inside a LocalScope)
+int world_rank();                   // MPI_COMM_WORLD's, whatever LocalScope says
+int world_size();
+
+// While one is alive, the thread that made it computes as a group of one: rank() 0, size() 1, every collective
+// a no-op, so fit() and evaluation inside it train and score alone. A distributed study's trials run in one
+// (each rank trains its own trial); the point-to-point messages below still reach the world. Only the main
+// thread talks to MPI (MPI_THREAD_FUNNELED); rank 0's own trials run in a second thread, inside a LocalScope,
+// and call no MPI. Per thread: rank 0's main thread still sees the world while its trial thread trains.
+class LocalScope {
+public:
+    LocalScope();
+    ~LocalScope();
+    LocalScope(const LocalScope&) = delete;
+    LocalScope& operator=(const LocalScope&) = delete;
+};
 inline bool active() { return size() > 1; }
 inline bool is_root() { return rank() == 0; }
 
@@ -66,6 +82,17 @@ public:
 // Every rank passes the same `what` and its own `value` (a config as JSON, a data fingerprint): throws on every
 // rank, naming `what` and the first rank whose value differs from rank 0's, when they are not all equal.
 void check_same(const std::string& what, const std::string& value);
+
+// Point-to-point text (a distributed study's requests and answers, JSON): world ranks, blocking send.
+// try_receive: a waiting message with this tag from `source` (-1: any rank), or nullopt; receive waits for one,
+// sleeping between probes so that a rank waiting for minutes does not hold a core. Both throw without MPI.
+struct Received {
+    int source;
+    std::string text;
+};
+void send_text(int dest, int tag, const std::string& text);
+std::optional<Received> try_receive(int source, int tag);
+Received receive(int source, int tag);
 
 // Ends every rank at once (MPI_Abort) after a rank failed outside a collective; exit(code) without MPI.
 [[noreturn]] void abort_all(int code);

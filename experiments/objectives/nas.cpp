@@ -1,5 +1,7 @@
 #include "experiments/objectives/nas.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -208,8 +210,10 @@ double NasObjective::train_and_compress(search::Trial& t, std::unique_ptr<model:
         if (cache_) {  // before compression; temp file then rename: a killed run leaves no half file
             const std::string kept = cache_->weights_path(arch);
             std::filesystem::create_directories(cache_->dir());
-            model::save_bert(kept + ".tmp", *m, checkpoint_meta());
-            std::filesystem::rename(kept + ".tmp", kept);
+            // (unique per process and trial: two ranks of a distributed lab may train the same architecture)
+            const std::string tmp = kept + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(t.number());
+            model::save_bert(tmp, *m, checkpoint_meta());
+            std::filesystem::rename(tmp, kept);
         }
     }
     if (o_.compress) {

@@ -6,17 +6,8 @@
 # Usage: tests/mpi/test_ddp.sh BUILD/tests/ddp_check BUILD/apps/qbert
 set -uo pipefail
 CHECK="$1"; QBERT="$2"
-passed=0; failed=0
-if ! command -v mpirun > /dev/null; then
-  echo "qbert-skip: mpirun not found: data-parallel tests skipped (scripts/install-deps.sh installs openmpi-bin)"
-  echo "qbert-tests: 0 passed, 0 failed, 1 skipped"
-  exit 0
-fi
-MPIRUN=(mpirun --allow-run-as-root --oversubscribe -np 2)
-export OMPI_MCA_rmaps_base_oversubscribe=1
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-ok() { echo "PASS: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+WHAT="data-parallel tests"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 "$CHECK" --out "$work/one.bin" || bad "one process ran"
 for mode in overlap no-overlap; do
@@ -55,5 +46,4 @@ if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "differs from rank 0" <<< "$out";
 else
   bad "mismatched configs (rc=$rc): $(tail -3 <<< "$out")"
 fi
-echo "qbert-tests: $passed passed, $failed failed, 0 skipped"
-[ "$failed" -eq 0 ]
+finish

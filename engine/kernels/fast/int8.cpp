@@ -13,6 +13,7 @@
 #include "engine/kernels/fast/blocked.h"
 #include "engine/kernels/fast/dnnl_context.h"
 #include "engine/kernels/fast/fast.h"
+#include "engine/kernels/fast/primitive_cache.h"
 
 namespace qbert::engine::fast {
 
@@ -77,7 +78,13 @@ Entry build(int64_t rows, int64_t in, int64_t out, bool u8) {
     dnnl::matmul::primitive_desc pd(desc, dnnl::primitive_attr(), dnnl_engine());
     return Entry{dnnl::matmul(pd), x_md, w_md, acc_md};
 }
+PrimitiveCache<Key, Entry>& int8_cache() {  // bounded: evaluation batches of many lengths would grow it forever
+    static PrimitiveCache<Key, Entry> cache;
+    return cache;
+}
 }  // namespace
+
+PrimitiveCacheStats int8_cache_stats() { return int8_cache().stats(); }
 
 bool int8_matmul_exact() {
     // With VNNI (vpdpbusd) oneDNN sums u8 x s8 products straight into int32. Without it, its int8 kernels pair
@@ -94,16 +101,8 @@ bool int8_matmul_exact() {
 template <class Q>
 void linear_int8_forward_fast(const Q* xq, const int8_t* wq, const float* b, float* y, int64_t rows, int64_t in,
                               int64_t out, float out_scale) {
-    static std::mutex mu;
-    static std::map<Key, Entry> cache;
     constexpr bool u8 = std::is_same_v<Q, uint8_t>;
-    Entry* e;
-    {
-        std::lock_guard<std::mutex> lock(mu);
-        auto it = cache.find(Key{rows, in, out, u8});
-        if (it == cache.end()) it = cache.emplace(Key{rows, in, out, u8}, build(rows, in, out, u8)).first;
-        e = &it->second;
-    }
+    const std::shared_ptr<const Entry> e = int8_cache().get(Key{rows, in, out, u8}, [&] { return build(rows, in, out, u8); });
     thread_local std::vector<int32_t> acc;  // scratch that only grows
     if (static_cast<int64_t>(acc.size()) < rows * out) acc.resize(static_cast<size_t>(rows * out));
     const dnnl::engine& eng = dnnl_engine();

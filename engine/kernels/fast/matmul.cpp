@@ -1,4 +1,5 @@
-// oneDNN 2.6 matmul with a primitive cache of our own, keyed by (batch, M, N, K, ta, tb, bias, shared b).
+// oneDNN 2.6 matmul with a primitive cache of our own, keyed by (batch, M, N, K, ta, tb, bias, shared b), bounded
+// (least recently used shapes evicted: primitive_cache.h).
 //
 // Transposes cost nothing: a transposed operand is described to oneDNN by its strides, e.g. a (K,M) buffer
 // read as (M,K) has strides {1, M}. oneDNN's own primitive cache is a safety net; this one avoids even
@@ -9,8 +10,6 @@
 // The bias stays fp32.
 #include <dnnl.hpp>
 
-#include <map>
-#include <mutex>
 #include <tuple>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "engine/core/config.h"
 #include "engine/kernels/fast/dnnl_context.h"
 #include "engine/kernels/fast/fast.h"
+#include "engine/kernels/fast/primitive_cache.h"
 
 namespace qbert::engine::fast {
 
@@ -50,6 +50,11 @@ Entry build(int64_t batch, int64_t M, int64_t N, int64_t K, bool ta, bool tb, bo
     return Entry{dnnl::matmul(pd), a_md, b_md, bias_md, c_md};
 }
 
+PrimitiveCache<Key, Entry>& matmul_cache() {
+    static PrimitiveCache<Key, Entry> cache;
+    return cache;
+}
+
 // n floats -> bf16 (round to nearest even) into a per-thread scratch buffer that only grows.
 uint16_t* to_bf16_scratch(const float* x, int64_t n, std::vector<uint16_t>& buf) {
     if (static_cast<int64_t>(buf.size()) < n) buf.resize(static_cast<size_t>(n));
@@ -60,23 +65,15 @@ uint16_t* to_bf16_scratch(const float* x, int64_t n, std::vector<uint16_t>& buf)
 }
 }  // namespace
 
+PrimitiveCacheStats matmul_cache_stats() { return matmul_cache().stats(); }
+
 void matmul_forward_fast(const float* a, const float* b, const float* bias, float* c, int64_t batch, int64_t M,
                          int64_t N, int64_t K, bool ta, bool tb, int64_t b_batch_stride, bool bf16) {
-    static std::mutex mu;
-    static std::map<Key, Entry> cache;
     const bool shared_b = b_batch_stride == 0 && batch > 1;
     const Key key{batch, M, N, K, ta, tb, bias != nullptr, shared_b, bf16};
-    Entry* e;
     bool hit = true;
-    {
-        std::lock_guard<std::mutex> lock(mu);
-        auto it = cache.find(key);
-        if (it == cache.end()) {
-            hit = false;
-            it = cache.emplace(key, build(batch, M, N, K, ta, tb, bias != nullptr, shared_b, bf16)).first;
-        }
-        e = &it->second;
-    }
+    const std::shared_ptr<const Entry> e =
+        matmul_cache().get(key, [&] { return build(batch, M, N, K, ta, tb, bias != nullptr, shared_b, bf16); }, &hit);
     if (verbose())
         std::fprintf(stderr, "qbert_verbose,dnnl_matmul,cache_%s,b%ld_m%ld_n%ld_k%ld_ta%d_tb%d_%s\n",
                      hit ? "hit" : "miss", static_cast<long>(batch), static_cast<long>(M), static_cast<long>(N),

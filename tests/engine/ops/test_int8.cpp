@@ -1,7 +1,9 @@
 // Integer inference of fixed-point Linear layers (engine/ops/int8.h): exactly the fake-quant layer where its
 // float sums are exact, ref and fast kernels equal, clear errors.
 #include <cmath>
+#include <string>
 
+#include "engine/kernels/fast/primitive_cache.h"
 #include "support/helpers.h"
 
 using namespace qbert::test;
@@ -163,4 +165,76 @@ TEST_CASE("linear_int8: an input read by several layers is quantized once, and a
     REQUIRE(i8(x, w2, FixedPoint{8, 2}) == fake_quant_linear(x, FixedPoint{8, 2}, w2, qw, Tensor(), Tensor()).to_vector_f32());
     x.copy_(randn_f32({5, 16}, 9, 2.0));  // new values in the same storage: the version moves on
     REQUIRE(i8(x, w1, q) == fq(x, w1).to_vector_f32());
+}
+
+// The primitive caches are bounded (engine/kernels/fast/primitive_cache.h): evaluation batches of many lengths
+// no longer add a JIT-compiled primitive each forever. The policy first, then both kernels under a tiny capacity.
+TEST_CASE("primitive cache: least recently used evicted, held entries survive eviction", "[ops][int8][cache]") {
+    struct CapacityGuard {
+        size_t old = engine::fast::primitive_cache_capacity();
+        ~CapacityGuard() { engine::fast::set_primitive_cache_capacity(old); }
+    } guard;
+    engine::fast::set_primitive_cache_capacity(2);
+    engine::fast::PrimitiveCache<int, std::string> c;
+    int built = 0;
+    const auto make = [&](int k) { return [&built, k] { ++built; return "entry " + std::to_string(k); }; };
+    bool hit = true;
+    const auto one = c.get(1, make(1), &hit);
+    REQUIRE(!hit);
+    c.get(2, make(2));
+    REQUIRE(*c.get(1, make(1), &hit) == "entry 1");  // a hit: 1 is now the most recent, 2 the least
+    REQUIRE(hit);
+    c.get(3, make(3));  // evicts 2
+    REQUIRE(c.stats().size == 2);
+    REQUIRE(c.stats().evictions == 1);
+    c.get(1, make(1), &hit);
+    REQUIRE(hit);
+    c.get(2, make(2), &hit);  // built again: it was evicted; now 3 goes
+    REQUIRE(!hit);
+    REQUIRE(built == 4);
+    c.get(4, make(4));  // evicts 1, which `one` still holds
+    REQUIRE(c.stats().evictions == 3);
+    REQUIRE(*one == "entry 1");
+    REQUIRE(c.stats().hits == 2);
+    REQUIRE(c.stats().misses == 5);
+    REQUIRE_THROWS_WITH(engine::fast::set_primitive_cache_capacity(0), Contains(">= 1"));
+}
+
+TEST_CASE("primitive caches stay within their capacity over many row counts; results unchanged",
+          "[ops][int8][matmul][cache]") {
+    NoGradGuard ng;
+    struct CapacityGuard {
+        size_t old = engine::fast::primitive_cache_capacity();
+        ~CapacityGuard() { engine::fast::set_primitive_cache_capacity(old); }
+    } guard;
+    engine::fast::set_primitive_cache_capacity(3);
+    const FixedPoint qx{8, 4}, qw{8, 6};
+    const Tensor w = randn_f32({24, 40}, 8, 1.0), b = randn_f32({24}, 9, 1.0);
+    const Tensor wq = engine::quantize_weight_int8(w, qw);
+    const int64_t int8_before = engine::fast::int8_cache_stats().evictions;
+    const int64_t mm_before = engine::fast::matmul_cache_stats().evictions;
+    for (int64_t rows = 1; rows <= 9; ++rows) {  // 9 shapes through caches of 3, twice
+        CAPTURE(rows);
+        const Tensor x = randn_f32({rows, 40}, 7 + static_cast<uint64_t>(rows), 3.0);
+        for (int round = 0; round < 2; ++round) {
+            Tensor r, f, mr, mf;
+            {
+                KernelModeGuard g("ref");
+                r = engine::linear_int8(x, qx, wq, 6, b);
+                mr = engine::linear(x, w, b);
+            }
+            {
+                KernelModeGuard g("fast");
+                f = engine::linear_int8(x, qx, wq, 6, b);
+                mf = engine::linear(x, w, b);
+            }
+            REQUIRE(r.to_vector_f32() == f.to_vector_f32());
+            const auto a = mr.to_vector_f32(), c = mf.to_vector_f32();
+            for (size_t i = 0; i < a.size(); ++i) REQUIRE(std::abs(a[i] - c[i]) <= 1e-4 * (1.0 + std::abs(a[i])));
+        }
+        REQUIRE(engine::fast::int8_cache_stats().size <= 3);
+        REQUIRE(engine::fast::matmul_cache_stats().size <= 3);
+    }
+    REQUIRE(engine::fast::int8_cache_stats().evictions - int8_before >= 6);
+    REQUIRE(engine::fast::matmul_cache_stats().evictions - mm_before >= 6);
 }

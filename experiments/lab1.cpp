@@ -298,8 +298,39 @@ int lab1(const SweepOptions& in) {
 
 }  // namespace
 
+namespace {
+// Under mpirun every rank runs the sweeps together: each QAT / fine-tuning run is data-parallel (fit()), each
+// evaluation is split over the ranks, and rank 0 writes (tables, checkpoints, figures). Every rank reads the
+// same files at the same points (the resume state), so they take the same path. The ranks must be started
+// with the same options (compared first); then `job` runs on every rank.
+int on_every_rank(const char* command, const SweepOptions& o, const std::function<int()>& job) {
+    return run_distributed([&](RankSetup* dr) {
+        if (dr) {
+            const CompressOptions& b = o.base;
+            engine::dist::check_same(
+                std::string("command line (") + command + " options)",
+                nlohmann::json{{"checkpoint", b.checkpoint}, {"data", b.data_root}, {"lr", b.lr}, {"warmup", b.warmup},
+                               {"epochs", b.epochs}, {"train_limit", b.train_limit}, {"test_limit", b.test_limit},
+                               {"seed", b.seed}, {"threads", b.threads}, {"calibrate", b.calibrate},
+                               {"calib_batches", b.calib_batches}, {"out", o.out}, {"profile", o.profile},
+                               {"finetune_lr", o.finetune_lr}, {"finetune_warmup", o.finetune_warmup},
+                               {"widths", o.widths}, {"frac_rule", o.frac_rule}, {"sparsities", o.sparsities},
+                               {"methods", o.methods}}
+                    .dump());
+            if (o.profile != "quick" && o.profile != "full")  // (lab1 checks it again; here before the agreement)
+                throw Error("--profile must be quick or full, but got '" + o.profile + "'");
+            dr->agree();
+        }
+        return job();
+    }, /*studies=*/false);
+}
+}  // namespace
+
 std::string ensure_base_checkpoint(const std::string& checkpoint, const std::string& out, const std::string& data_root) {
-    if (!fs::exists(checkpoint)) {  // no base model yet: train it with the base recipe
+    // (MPI ranks) rank 0 decides, so every rank takes the same path even where their views of the file differ
+    int64_t missing = fs::exists(checkpoint) ? 0 : 1;
+    engine::dist::broadcast(&missing, sizeof missing, 0);
+    if (missing) {  // no base model yet: train it with the base recipe
         const std::string dir = out + "/base";
         std::printf("base checkpoint '%s' not found: training the base model (configs/base.toml) into %s\n",
                     checkpoint.c_str(), dir.c_str());
@@ -310,38 +341,29 @@ std::string ensure_base_checkpoint(const std::string& checkpoint, const std::str
             std::printf("base epoch=%ld val_accuracy=%.4f seconds=%.1f\n", long(e.epoch), e.val_accuracy, e.seconds);
             std::fflush(stdout);
         };
-        if (!fs::exists(dir + "/model.h5")) model::train(cfg, dir, h);
+        int64_t train_it = fs::exists(dir + "/model.h5") ? 0 : 1;
+        engine::dist::broadcast(&train_it, sizeof train_it, 0);
+        if (train_it) model::train(cfg, dir, h);
         return dir + "/model.h5";
     }
     return checkpoint;
 }
 
 int sweep_quant(const SweepOptions& o) {
-    Workbench w(o.base);
-    return sweep_quant(o, w);
+    return on_every_rank("qbert sweep quant", o, [&] {
+        Workbench w(o.base);
+        return sweep_quant(o, w);
+    });
 }
 int sweep_prune(const SweepOptions& o) {
-    Workbench w(o.base);
-    return sweep_prune(o, w);
+    return on_every_rank("qbert sweep prune", o, [&] {
+        Workbench w(o.base);
+        return sweep_prune(o, w);
+    });
 }
+
 int run_lab1(const SweepOptions& o) {
-    // Under mpirun every rank runs the sweeps together: each QAT / fine-tuning run is data-parallel (fit()), each
-    // evaluation is split over the ranks, and rank 0 writes (tables, checkpoints, figures). Every rank reads the
-    // same files at the same points (the resume state), so they take the same path.
-    return run_distributed([&](RankSetup* dr) {
-        if (dr) {
-            const CompressOptions& b = o.base;
-            engine::dist::check_same(
-                "command line (qbert lab1 options)",
-                nlohmann::json{{"checkpoint", b.checkpoint}, {"data", b.data_root}, {"lr", b.lr}, {"warmup", b.warmup},
-                               {"train_limit", b.train_limit}, {"test_limit", b.test_limit}, {"seed", b.seed},
-                               {"threads", b.threads}, {"out", o.out}, {"profile", o.profile},
-                               {"finetune_lr", o.finetune_lr}, {"finetune_warmup", o.finetune_warmup}}
-                    .dump());
-            dr->agree();
-        }
-        return lab1(o);
-    }, /*studies=*/false);
+    return on_every_rank("qbert lab1", o, [&] { return lab1(o); });
 }
 
 }  // namespace qbert::experiments

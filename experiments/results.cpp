@@ -79,7 +79,9 @@ void ResultTable::add(const Row& row) {
 }
 
 // Data-parallel runs (several MPI ranks computing one result together, outside a dist::LocalScope): rank 0
-// writes the tables, figures and settings; the other ranks keep the same rows in memory.
+// writes the tables, figures and settings; the other ranks keep the same rows in memory. Inside a LocalScope (a
+// distributed study's trial, which runs on one rank alone) rank() is 0 on every rank: trials must not write
+// these shared files (none does today; their results go to rank 0 through the study).
 namespace {
 bool writer() { return engine::dist::rank() == 0; }
 }  // namespace

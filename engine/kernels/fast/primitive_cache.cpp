@@ -9,7 +9,7 @@
 namespace qbert::engine::fast {
 
 namespace {
-constexpr size_t kDefaultCapacity = 256;
+constexpr size_t kDefaultCapacity = 1024;
 
 size_t from_env() {
     const char* v = std::getenv("QBERT_PRIMITIVE_CACHE");

@@ -113,7 +113,7 @@ bool masked_shape(int64_t in, int64_t out) {
 
 void bench_linear(const Opts& o, const std::vector<std::string>& impls) {
     const std::vector<std::pair<int64_t, int64_t>> shapes = {{128, 128}, {128, 512}, {512, 128}, {256, 256},
-                                                             {256, 1024}, {1024, 256}, {512, 512}, {512, 2048},
+                                                             {256, 768}, {256, 1024}, {1024, 256}, {512, 512}, {512, 2048},
                                                              {2048, 512}};
     check_against_ref([&] {
         for (auto [in, out] : shapes) {
@@ -365,7 +365,7 @@ void bench_int8(const Opts& o, const std::vector<std::string>& impls) {
     });
     std::printf("# int8_linear: All results match\n");
     const FixedPoint qx{8, 4}, qw{8, 4};
-    for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{{256, 256}, {256, 1024}, {1024, 256}, {512, 512},
+    for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{{256, 256}, {256, 768}, {256, 1024}, {1024, 256}, {512, 512},
                                                                    {512, 2048}, {2048, 512}}) {
         const std::string shape = std::to_string(N) + "x" + std::to_string(in) + "x" + std::to_string(out);
         const double flops = 2.0 * static_cast<double>(N) * in * out;

@@ -18,6 +18,27 @@ TEST_CASE("gradients accumulate across uses and across backward calls", "[autogr
     REQUIRE(!x.grad().defined());
 }
 
+TEST_CASE("a leaf takes its gradient without a copy only when nothing else holds it", "[autograd]") {
+    // add's backward hands the same gradient tensor to both inputs: neither may take it, or accumulating into
+    // one .grad would change the other.
+    Tensor a = Tensor::from_vector(std::vector<float>{1, 2}, {2}).set_requires_grad(true);
+    Tensor b = Tensor::from_vector(std::vector<float>{3, 4}, {2}).set_requires_grad(true);
+    sum(add(a, b)).backward();
+    REQUIRE(a.grad().data<float>() != b.grad().data<float>());
+    sum(mul(a, a)).backward();  // accumulates 2a into a.grad only
+    REQUIRE(a.grad().to_vector_f32() == std::vector<float>{3, 5});
+    REQUIRE(b.grad().to_vector_f32() == std::vector<float>{1, 1});
+    // A gradient nobody else holds (mul's fresh dx) is taken: the step still gives the right values, and a
+    // second backward accumulates into the taken buffer.
+    Tensor c = Tensor::from_vector(std::vector<float>{2, 5}, {2}).set_requires_grad(true);
+    Tensor k = Tensor::from_vector(std::vector<float>{7, 11}, {2});
+    sum(mul(c, k)).backward();
+    REQUIRE(c.grad().to_vector_f32() == std::vector<float>{7, 11});
+    sum(mul(c, k)).backward();
+    REQUIRE(c.grad().to_vector_f32() == std::vector<float>{14, 22});
+    REQUIRE(k.to_vector_f32() == std::vector<float>{7, 11});
+}
+
 TEST_CASE("the graph is freed after backward unless retained", "[autograd]") {
     Tensor x = Tensor::ones({2}).set_requires_grad(true);
     Tensor y = sum(mul(x, x));

@@ -249,18 +249,47 @@ int sweep_prune(const SweepOptions& o, Workbench& w) {
 
 // The narrowest width whose QAT validation accuracy is within 0.5 points of the best point of the sweep. Chosen
 // on the validation split only: the test accuracy of the chosen model is then an honest estimate.
-std::string pick_quantized(const SweepOptions& o, const ResultTable& t) {
-    double best = -1;
-    for (const auto& r : t.rows()) best = std::max(best, std::stod(r.at("qat_val_accuracy")));
+struct QuantPick {
     int width = 1000;
     std::string rule;
+};
+QuantPick pick_quantized(const ResultTable& t) {
+    double best = -1;
+    for (const auto& r : t.rows()) best = std::max(best, std::stod(r.at("qat_val_accuracy")));
+    QuantPick p;
     for (const auto& r : t.rows())
-        if (std::stod(r.at("qat_val_accuracy")) >= best - 0.005 && std::stoi(r.at("width")) < width)
-            width = std::stoi(r.at("width")), rule = r.at("frac_rule");
-    if (rule.empty()) throw Error("lab1: the quantization sweep has no results");
-    std::printf("best_quantized=width %d (%s frac), within 0.5 points of the best QAT validation accuracy %.4f\n", width,
-                rule.c_str(), best);
-    return quant_ckpt(o.out, width, rule);  // o: the quantization sweep's options
+        if (std::stod(r.at("qat_val_accuracy")) >= best - 0.005 && std::stoi(r.at("width")) < p.width)
+            p.width = std::stoi(r.at("width")), p.rule = r.at("frac_rule");
+    if (p.rule.empty()) throw Error("lab1: the quantization sweep has no results");
+    std::printf("best_quantized=width %d (%s frac), within 0.5 points of the best QAT validation accuracy %.4f\n",
+                p.width, p.rule.c_str(), best);
+    return p;
+}
+
+// The chosen model's checkpoint, recomputed when the folder has the sweep's table but not the checkpoint (a fresh
+// checkout seeded from the tables committed in docs/figures/lab1-full/ by scripts/lab1-full.sh: checkpoints are not
+// in git). The recomputed point must give the table's accuracies, or the pruning points already in the table
+// would come from another model than the new ones: then it is removed again and the run stops.
+std::string quantized_checkpoint(Workbench& w, const SweepOptions& q, const ResultTable& t, const QuantPick& p) {
+    const std::string path = quant_ckpt(q.out, p.width, p.rule);
+    int64_t missing = fs::exists(path) ? 0 : 1;  // (MPI ranks) rank 0 decides, as for the base model
+    engine::dist::broadcast(&missing, sizeof missing, 0);
+    if (!missing) return path;
+    std::printf("lab1: %s is missing: recomputing width %d (%s) for the pruning sweep\n", path.c_str(), p.width,
+                p.rule.c_str());
+    const ResultTable::Row key{{"width", std::to_string(p.width)}, {"frac_rule", p.rule}};
+    ResultTable again((fs::path(q.out) / "recomputed.csv").string(), kQuantColumns, {"width", "frac_rule"});
+    quant_point(w, q, p.width, p.rule, again);
+    const ResultTable::Row &was = *t.find(key), &now = *again.find(key);
+    for (const char* col : {"ptq_accuracy", "qat_accuracy", "qat_val_accuracy"})
+        if (was.at(col) != now.at(col)) {
+            engine::dist::barrier();
+            if (engine::dist::world_rank() == 0) fs::remove(path);
+            throw Error(concat("lab1: the recomputed width ", p.width, " (", p.rule, ") point differs from ",
+                               t.path(), ": ", col, " ", was.at(col), " there, ", now.at(col),
+                               " now; its pruning points would not start from the same model (use another --out)"));
+        }
+    return path;
 }
 
 int lab1(const SweepOptions& in) {
@@ -290,7 +319,8 @@ int lab1(const SweepOptions& in) {
     p.base.lr = o.finetune_lr;
     p.base.warmup = o.finetune_warmup;
     engine::dist::barrier();  // (MPI ranks) rank 0 has written the table every rank reads next
-    p.base.checkpoint = pick_quantized(q, ResultTable(q.out + "/quant_sweep.csv", kQuantColumns, {"width", "frac_rule"}));
+    const ResultTable qt(q.out + "/quant_sweep.csv", kQuantColumns, {"width", "frac_rule"});
+    p.base.checkpoint = quantized_checkpoint(w, q, qt, pick_quantized(qt));
     sweep_prune(p, w);
     std::printf("lab1_seconds=%.0f\n", seconds_since(t0));
     return 0;

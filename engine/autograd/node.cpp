@@ -6,6 +6,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/graph.h"
 #include "engine/ops/elementwise.h"
+#include "engine/tensor/storage.h"
 
 namespace qbert::engine {
 
@@ -55,8 +56,11 @@ public:
             // with it), take it as it is, as PyTorch's AccumulateGrad steals a uniquely referenced gradient;
             // otherwise own a contiguous copy: g may alias a buffer another node still uses. Taking saves a
             // full copy per parameter per step (the word embeddings' gradient is 31 MB in the mini model).
-            const bool sole = g.impl_ptr().use_count() == 1 && g.impl_ptr()->storage.use_count() == 1 && !g.requires_grad() &&
-                              g.is_contiguous() && g.offset() == 0;
+            // A slice of a bigger buffer (concat's backward hands out views of one) is copied, not kept whole.
+            const TensorImpl& gi = *g.impl_ptr();
+            const bool sole = g.impl_ptr().use_count() == 1 && gi.storage.use_count() == 1 && !g.requires_grad() &&
+                              g.is_contiguous() && g.offset() == 0 &&
+                              gi.storage->nbytes() == static_cast<size_t>(g.numel()) * dtype_size(g.dtype());
             leaf_->grad = sole ? g.impl_ptr() : g.clone().impl_ptr();
         } else {
             Tensor acc(leaf_->grad);

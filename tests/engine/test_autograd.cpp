@@ -37,6 +37,15 @@ TEST_CASE("a leaf takes its gradient without a copy only when nothing else holds
     sum(mul(c, k)).backward();
     REQUIRE(c.grad().to_vector_f32() == std::vector<float>{14, 22});
     REQUIRE(k.to_vector_f32() == std::vector<float>{7, 11});
+    // concat's backward hands each input a slice of one buffer: the slice nobody else holds at the end is
+    // copied, so a .grad never keeps the whole buffer alive.
+    Tensor d = Tensor::from_vector(std::vector<float>{1, 2}, {2}).set_requires_grad(true);
+    Tensor e = Tensor::from_vector(std::vector<float>{3, 4, 5}, {3}).set_requires_grad(true);
+    sum(mul(concat({d, e}, 0), Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5}, {5}))).backward();
+    REQUIRE(d.grad().to_vector_f32() == std::vector<float>{1, 2});
+    REQUIRE(e.grad().to_vector_f32() == std::vector<float>{3, 4, 5});
+    REQUIRE(d.grad().storage()->nbytes() == 2 * sizeof(float));
+    REQUIRE(e.grad().storage()->nbytes() == 3 * sizeof(float));
 }
 
 TEST_CASE("the graph is freed after backward unless retained", "[autograd]") {

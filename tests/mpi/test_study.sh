@@ -5,7 +5,7 @@
 # finished trial and reaches the study's count; options that differ across ranks, or a study rank 0 cannot
 # open, end every rank with one clear error and no hang; `qbert lab2` and `qbert lab3` run on 2 ranks, and
 # `qbert lab1` and `qbert sweep prune` give on 2 ranks what they give in one process; a NAS study keeps the
-# best trial's model.
+# best trial's model. (Also, in one process, lab1 resumed from seeded tables without checkpoints: step 8b.)
 # Prints "qbert-tests: P passed, F failed, S skipped" (scripts/test.sh adds it up).
 # Usage: tests/mpi/test_study.sh BUILD/apps/qbert SOURCE_ROOT (lab2 reads its profile's config from there)
 set -uo pipefail
@@ -182,6 +182,39 @@ if [ $rc -eq 0 ] && [ "$same" = yes ] && [ "$psame" = yes ] && [ -s lab1-two/pru
   ok "qbert lab1 on 2 ranks = one process (18 quantization points; 18 pruning points, same masks)"
 else
   bad "lab1 on 2 ranks (rc=$rc, quant same: $same, prune same: $psame): $(tail -3 <<< "$out")"
+fi
+
+# 8b. (one process; here because step 8 made a finished lab1 folder) A folder seeded with a finished run's tables
+# and settings but no checkpoints, as scripts/lab1-full.sh makes from a fresh checkout: lab1 recomputes the point
+# the pruning sweep starts from, finds the table's accuracies, and finishes without redoing other points. With
+# that row's PTQ accuracy changed in the table, it stops with an error naming the column and leaves no checkpoint.
+seed_from() {  # seed_from DIR: DIR/lab1-one with lab1-one's tables and settings, no checkpoints; DIR/base -> base
+  mkdir -p "$1" && ln -sfn "$work/base" "$1/base"  # (the settings name the paths: same relative names)
+  for part in quant prune; do
+    mkdir -p "$1/lab1-one/$part" && cp "lab1-one/$part/${part}_sweep.csv" "lab1-one/$part/settings.json" "$1/lab1-one/$part/"
+  done
+}
+seed_from seeded
+out=$(cd seeded && timeout 300 "$QBERT" "${L1[@]}" --out lab1-one 2>&1); rc=$?
+w=$(grep -o 'recomputing width [0-9]* ([a-z]*)' <<< "$out" | awk '{print $3}')
+r=$(grep -o 'recomputing width [0-9]* ([a-z]*)' <<< "$out" | awk '{gsub(/[()]/, "", $4); print $4}')
+done_again=$(grep -c 'done earlier, skipped' <<< "$out")
+if [ $rc -eq 0 ] && [ -n "$w" ] && [ -s "seeded/lab1-one/quant/checkpoints/q${w}_${r}.h5" ] && [ "$done_again" -eq 36 ] &&
+   cmp -s lab1-one/quant/quant_sweep.csv seeded/lab1-one/quant/quant_sweep.csv &&
+   cmp -s lab1-one/prune/prune_sweep.csv seeded/lab1-one/prune/prune_sweep.csv; then
+  ok "lab1 from seeded tables: recomputed only width $w ($r), same accuracies, 36 points not redone"
+else
+  bad "lab1 from seeded tables (rc=$rc, recomputed '$w $r', skipped $done_again of 36): $(tail -3 <<< "$out")"
+fi
+seed_from tampered
+awk -F, -v OFS=, -v w="$w" -v r="$r" '$1 == w && $2 == r { $5 = ($5 == "0.1234" ? "0.4321" : "0.1234") } 1' \
+  lab1-one/quant/quant_sweep.csv > tampered/lab1-one/quant/quant_sweep.csv
+out=$(cd tampered && timeout 300 "$QBERT" "${L1[@]}" --out lab1-one 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q "differs from .*ptq_accuracy" <<< "$out" &&
+   [ ! -e "tampered/lab1-one/quant/checkpoints/q${w}_${r}.h5" ]; then
+  ok "lab1 from a table the recomputed point does not match: clear error, checkpoint removed"
+else
+  bad "lab1 from a tampered table (rc=$rc): $(tail -3 <<< "$out")"
 fi
 
 # 9. The pruning sweep from one checkpoint, one process against 2 ranks: the same masks; L1-norm pruning gives

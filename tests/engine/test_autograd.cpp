@@ -28,8 +28,8 @@ TEST_CASE("a leaf takes its gradient without a copy only when nothing else holds
     sum(mul(a, a)).backward();  // accumulates 2a into a.grad only
     REQUIRE(a.grad().to_vector_f32() == std::vector<float>{3, 5});
     REQUIRE(b.grad().to_vector_f32() == std::vector<float>{1, 1});
-    // A gradient nobody else holds (mul's fresh dx) is taken: the step still gives the right values, and a
-    // second backward accumulates into the taken buffer.
+    // A gradient nobody else holds (mul's fresh dx) is taken (not visible from here: these check the values),
+    // and a second backward accumulates into the taken buffer without touching the tensor it was computed from.
     Tensor c = Tensor::from_vector(std::vector<float>{2, 5}, {2}).set_requires_grad(true);
     Tensor k = Tensor::from_vector(std::vector<float>{7, 11}, {2});
     sum(mul(c, k)).backward();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lab 1's full profile (all 23,750 training and 25,000 test reviews; 9-10 minutes per pruning point alone on the
+# Lab 1's full profile (all 23,750 training and 25,000 test reviews; 7-8 minutes per point alone on the
 # 2-core machine, 36 points) in the background, resumable across sessions and fresh checkouts. It runs at nice 19,
 # but that does not keep it off the cores (its OpenMP threads still took ~60% of the CPU beside a training run):
 # stop it (kill -STOP) while anything is timed.

@@ -323,6 +323,7 @@ int64_t StudyRanks::optimize(Study& study, const Work& work, const search::Optim
         s.o = o;
         s.on_trial_end = on_trial_end;
         s.start = std::chrono::steady_clock::now();
+        study.reset_stop();  // a stop() of an earlier session ended that one only (as Study::optimize)
         im.session.emplace(std::move(s));
         if (auto* tpe = dynamic_cast<search::TpeSampler*>(&study.sampler())) tpe->set_constant_liar(true);
     }

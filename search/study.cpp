@@ -364,7 +364,7 @@ template <class F>
 int64_t Study::run_trials(const F& objective, const OptimizeOptions& o, const Callback& on_trial_end) {
     const auto start = std::chrono::steady_clock::now();
     int64_t ran = 0;
-    stop_ = false;
+    reset_stop();
     while (!stop_) {
         if (o.n_trials > 0 && ran >= o.n_trials) break;
         if (o.timeout_s > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= o.timeout_s)

@@ -145,8 +145,11 @@ public:
     // Runs trials until a limit in `o` is hit or stop() is called; returns how many this call ran.
     int64_t optimize(const Objective& objective, const OptimizeOptions& o, const Callback& on_trial_end = nullptr);
     int64_t optimize(const MultiObjective& objective, const OptimizeOptions& o, const Callback& on_trial_end = nullptr);
+    // stop() ends the optimize() running now (Optuna's study.stop(), e.g. from a callback); the next optimize()
+    // starts afresh: it calls reset_stop() first, and so does a distributed session (StudyRanks::optimize).
     void stop() { stop_ = true; }
     bool stopped() const { return stop_; }
+    void reset_stop() { stop_ = false; }
 
     // Fresh from the storage. Finished trials never change, so only the trials from the first one not yet
     // finished onwards are read again (a long study does not re-read its whole history per trial).

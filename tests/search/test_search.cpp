@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "experiments/study_ranks.h"
 #include "search/samplers.h"
 #include "search/space.h"
 #include "support/helpers.h"
@@ -125,6 +126,35 @@ TEST_CASE("optimize: objective errors fail the trial and the study goes on; limi
     o.n_trials = 0;
     o.study_trials = 10;  // the study's total, not this call's
     REQUIRE(s.optimize([](Trial& t) { return t.suggest_float("x", -1, 1); }, o) == 4);
+}
+
+TEST_CASE("stop() from a callback ends that optimize only; the next one runs, in one process and via StudyRanks",
+          "[search]") {
+    // Optuna's pattern: a callback calls study.stop(). A StudyRanks session (one rank here: this process) must
+    // behave as Study::optimize does; it used to keep the flag, so a second session on the same Study started
+    // nothing (lab2's budget loop optimizes one Study repeatedly).
+    for (const bool ranks : {false, true}) {
+        INFO((ranks ? "StudyRanks" : "Study::optimize"));
+        Study s(memory(), "stop", Direction::Minimize, std::make_shared<RandomSampler>(5));
+        qbert::experiments::StudyRanks dist_ranks;
+        const auto objective = [](Trial& t) { return t.suggest_float("x", -1, 1); };
+        const auto run = [&](int64_t n, const Study::Callback& cb) -> int64_t {
+            OptimizeOptions o;
+            o.n_trials = n;
+            o.catch_errors = false;
+            if (!ranks) return s.optimize(objective, o, cb);
+            return dist_ranks.optimize(
+                s, {[&](Trial& t) { return qbert::experiments::StudyRanks::Values{objective(t)}; }, nullptr}, o, cb);
+        };
+        REQUIRE(run(5, [&](const Study&, const FrozenTrial& t) {
+                    if (t.number == 1) s.stop();
+                }) == 2);
+        REQUIRE(s.stopped());
+        REQUIRE(s.trials().size() == 2);
+        REQUIRE(run(3, nullptr) == 3);
+        REQUIRE_FALSE(s.stopped());
+        REQUIRE(s.trials().size() == 5);
+    }
 }
 
 TEST_CASE("random sampler: seeded, reproducible, uniform over ints and choices, log range", "[search]") {
